@@ -1,0 +1,259 @@
+"""The engine: starts executions, hands claims to invocations, and wakes whoever waits."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from redwood.clock import Clock
+from redwood.engine.invocation import Invocation
+from redwood.engine.registry import DurableFunction, Registry
+from redwood.errors import ExecutionConflict, ResultTimeout, UnknownExecution, ValidationError
+from redwood.model import Claim, Execution
+from redwood.retry import RetryPolicy
+from redwood.sdk.run import Ending, InvocationOutcome, run_async, run_sync
+from redwood.sdk.state import InvocationState, Options
+from redwood.serde import Codec
+from redwood.store.base import NewExecution, Store
+from redwood.types import ExecutionStatus
+
+_MAX_ID_LENGTH = 256
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """How an app's engine behaves."""
+
+    max_payload_bytes: int = 1 << 20
+    always_replay: bool = False
+    lease_seconds: float = 30.0
+    default_retry: RetryPolicy = field(default_factory=RetryPolicy.default)
+
+
+class Notifier:
+    """In-process wake-ups: a commit that makes work ready or ends an execution calls publish()."""
+
+    def __init__(self) -> None:
+        self._listeners: set[Callable[[], None]] = set()
+        self._lock = threading.Lock()
+
+    def subscribe(self, listener: Callable[[], None]) -> None:
+        with self._lock:
+            self._listeners.add(listener)
+
+    def unsubscribe(self, listener: Callable[[], None]) -> None:
+        with self._lock:
+            self._listeners.discard(listener)
+
+    def publish(self) -> None:
+        with self._lock:
+            listeners = list(self._listeners)
+        for listener in listeners:
+            listener()
+
+
+class LocalDispatch(Protocol):
+    """A worker in this process that can take a new execution directly, skipping the claim."""
+
+    worker_id: str
+    lease_seconds: float
+
+    def reserve(self) -> bool: ...
+
+    def unreserve(self) -> None: ...
+
+    def submit(self, claim: Claim) -> None: ...
+
+
+class Engine:
+    """Owns the store, the registry and the clock; never runs user code except in an invocation."""
+
+    def __init__(self, store: Store, registry: Registry, clock: Clock, settings: Settings) -> None:
+        self.store = store
+        self.registry = registry
+        self.clock = clock
+        self.settings = settings
+        self.notifier = Notifier()
+        self.codec = Codec(max_bytes=settings.max_payload_bytes)
+        self.local: LocalDispatch | None = None
+        self._live: dict[str, Invocation] = {}
+
+    # --- starting ------------------------------------------------------------------------------
+
+    def start(self, function: str, payload: Any, execution_id: str | None = None) -> tuple[Execution, bool]:
+        """Create an execution (or return the existing one with this id) and make it ready."""
+        durable = self.registry.get(function)
+        execution_id = _check_id(execution_id) if execution_id is not None else str(uuid.uuid4())
+        text = self.codec.encode(payload, f'the input of execution "{execution_id}"')
+        local = self.local
+        leased = local is not None and local.reserve()
+        new = NewExecution(
+            id=execution_id, function=durable.name, input=text, now=self.clock.now(),
+            lease_owner=local.worker_id if leased and local else None,
+            lease_seconds=local.lease_seconds if leased and local else 0.0,
+        )
+        try:
+            execution, created = self.store.create_execution(new)
+        except BaseException:
+            if leased and local:
+                local.unreserve()
+            raise
+        if created and leased and local:
+            local.submit(Claim(execution, execution.lease_token, []))
+        else:
+            if leased and local:
+                local.unreserve()
+            if created:
+                self.notifier.publish()
+        if not created and execution.function != durable.name:
+            raise ExecutionConflict(
+                f'Execution "{execution_id}" already exists for function "{execution.function}", '
+                f'not "{durable.name}". Execution ids are idempotency keys: use a new id.',
+                execution_id=execution_id,
+            )
+        return execution, created
+
+    # --- invocations ---------------------------------------------------------------------------
+
+    def claim(self, worker_id: str, limit: int, lease_seconds: float) -> list[Claim]:
+        """Lease up to ``limit`` ready executions."""
+        return self.store.claim(worker_id, self.clock.now(), lease_seconds, limit)
+
+    def _prepare(self, claim: Claim) -> tuple[Invocation, InvocationState, DurableFunction[Any, Any]]:
+        durable = self.registry.get(claim.execution.function)
+        invocation = Invocation(self.store, self.clock, claim)
+        self._live[claim.execution.id] = invocation
+        options = Options(codec=self.codec, always_replay=self.settings.always_replay)
+        state = InvocationState(invocation, invocation.operations.values(), self.clock, options,
+                                durable.name)
+        return invocation, state, durable
+
+    def invoke(self, claim: Claim) -> ExecutionStatus:
+        """Run one invocation of a sync function in this thread, and commit its end."""
+        invocation, state, durable = self._prepare(claim)
+        if claim.execution.cancel_requested:
+            outcome = InvocationOutcome(Ending.STOPPED)
+        else:
+            outcome = run_sync(durable.fn, state, claim.execution.input, self._retry(durable))
+        return self._finish(invocation, outcome)
+
+    async def ainvoke(self, claim: Claim, io: Executor) -> ExecutionStatus:
+        """Run one invocation of an async function on the running loop, and commit its end."""
+        invocation, state, durable = self._prepare(claim)
+        if claim.execution.cancel_requested:
+            outcome = InvocationOutcome(Ending.STOPPED)
+        else:
+            outcome = await run_async(durable.fn, state, claim.execution.input,
+                                      self._retry(durable), io)
+        return self._finish(invocation, outcome)
+
+    def is_async(self, claim: Claim) -> bool:
+        """Whether the claimed execution's function is ``async def``."""
+        return self.registry.get(claim.execution.function).is_async
+
+    def _retry(self, durable: DurableFunction[Any, Any]) -> RetryPolicy:
+        return durable.retry if durable.retry is not None else self.settings.default_retry
+
+    def _finish(self, invocation: Invocation, outcome: InvocationOutcome) -> ExecutionStatus:
+        try:
+            status = invocation.finish(outcome)
+        finally:
+            self._live.pop(invocation.execution_id, None)
+        if status.finished or outcome.immediate:
+            self.notifier.publish()
+        return status
+
+    def hand_back(self, execution_ids: list[str]) -> None:
+        """Ask running invocations to suspend at their next operation (worker shutdown)."""
+        for execution_id in execution_ids:
+            invocation = self._live.get(execution_id)
+            if invocation is not None:
+                invocation.handback = True
+
+    # --- control -------------------------------------------------------------------------------
+
+    def cancel(self, execution_id: str) -> Execution:
+        """Stop the execution at its next operation (at once when nobody runs it)."""
+        current = self.get(execution_id)
+        if current.status.finished:
+            raise ExecutionConflict(
+                f'Execution "{execution_id}" already ended {current.status.value}; only running '
+                "or waiting executions can be cancelled.",
+                execution_id=execution_id, status=current.status,
+            )
+        execution = self.store.request_cancel(execution_id, self.clock.now())
+        self.notifier.publish()
+        return execution
+
+    def get(self, execution_id: str) -> Execution:
+        """The execution, or UnknownExecution."""
+        execution = self.store.get_execution(execution_id)
+        if execution is None:
+            raise UnknownExecution(
+                f'No execution "{execution_id}". Check the id with `redwood list`.',
+                execution_id=execution_id,
+            )
+        return execution
+
+    def wait_finished(self, execution_id: str, timeout: float | None) -> Execution:
+        """Block until the execution finishes (``timeout`` in real seconds, None: forever)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        waiter = _ChangeWaiter(self.store)
+        self.notifier.subscribe(waiter.kick)
+        try:
+            while True:
+                execution = self.get(execution_id)
+                if execution.status.finished:
+                    return execution
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise ResultTimeout(
+                        f'Execution "{execution_id}" is still {execution.status.value} after '
+                        f"{timeout}s. Wait longer, or see why with `redwood show {execution_id}`.",
+                        execution_id=execution_id, timeout=timeout,
+                    )
+                waiter.wait(deadline)
+        finally:
+            self.notifier.unsubscribe(waiter.kick)
+
+
+class _ChangeWaiter:
+    """Sleeps until an in-process notification, or a commit by another process shows up in the
+    store's change marker (checked every 20 ms), or the deadline."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._condition = threading.Condition()
+        self._kicked = False
+        self._marker = store.change_marker()
+
+    def kick(self) -> None:
+        with self._condition:
+            self._kicked = True
+            self._condition.notify_all()
+
+    def wait(self, deadline: float | None) -> None:
+        while deadline is None or time.monotonic() < deadline:
+            with self._condition:
+                if not self._kicked:
+                    self._condition.wait(0.02)
+                kicked, self._kicked = self._kicked, False
+            marker = self._store.change_marker()
+            if kicked or marker != self._marker:
+                self._marker = marker
+                return
+
+
+def _check_id(execution_id: str) -> str:
+    if not isinstance(execution_id, str) or not execution_id or len(execution_id) > _MAX_ID_LENGTH \
+            or not execution_id.isprintable() or any(c.isspace() for c in execution_id):
+        raise ValidationError(
+            f"Invalid execution id {execution_id!r}: it must be 1 to {_MAX_ID_LENGTH} printable "
+            "characters without spaces, e.g. 'order-42'.",
+            execution_id=execution_id,
+        )
+    return execution_id

@@ -1,0 +1,139 @@
+"""Every operation state transition, and the history event it writes, in one place.
+
+Pure functions: (current operation, update, now) -> (new operation, events). The invocation
+applies them to its in-memory journal and hands the rows and events to the store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import replace
+from typing import Any
+
+from redwood.model import NewEvent, Operation, OperationUpdate
+from redwood.types import OperationAction, OperationStatus, OperationType
+
+_PREFIX = {
+    OperationType.EXECUTION: "Execution",
+    OperationType.CONTEXT: "Context",
+    OperationType.STEP: "Step",
+    OperationType.WAIT: "Wait",
+    OperationType.CALLBACK: "Callback",
+    OperationType.CHAINED_INVOKE: "ChainedInvoke",
+}
+_VERB = {
+    OperationAction.START: "Started",
+    OperationAction.SUCCEED: "Succeeded",
+    OperationAction.FAIL: "Failed",
+    OperationAction.RETRY: "Failed",
+    OperationAction.CANCEL: "Cancelled",
+}
+_STATUS = {
+    OperationAction.START: OperationStatus.STARTED,
+    OperationAction.SUCCEED: OperationStatus.SUCCEEDED,
+    OperationAction.FAIL: OperationStatus.FAILED,
+    OperationAction.RETRY: OperationStatus.PENDING,
+    OperationAction.CANCEL: OperationStatus.CANCELLED,
+}
+# Statuses after which the next START/SUCCEED/FAIL belongs to a new attempt.
+_BETWEEN_ATTEMPTS = frozenset({OperationStatus.PENDING, OperationStatus.READY})
+
+
+def event_type(op_type: OperationType, verb: str) -> str:
+    """The history event name, e.g. (STEP, "Succeeded") -> "StepSucceeded"."""
+    return _PREFIX[op_type] + verb
+
+
+def apply(current: Operation | None, update: OperationUpdate, now: float) -> tuple[Operation, list[NewEvent]]:
+    """The operation after ``update``, and the history events that record the change."""
+    attempt = _attempt(current, update)
+    status = _STATUS[update.action]
+    due_at = None
+    details: dict[str, Any] = dict(current.details) if current is not None else {}
+    if update.details:
+        details.update(update.details)
+    if update.action is OperationAction.RETRY:
+        due_at = now + (update.delay or 0.0)
+    elif update.action is OperationAction.START and update.delay is not None:
+        due_at = now + update.delay
+    started_at = details.pop("attempt_started_at", None) or now
+    if current is None:
+        op = Operation(
+            id=update.id, parent_id=update.parent_id, type=update.type, subtype=update.subtype,
+            name=update.name, status=status, attempt=attempt, result=update.payload,
+            error=update.error, due_at=due_at, started_at=started_at,
+            ended_at=now if status.finished else None, details=details,
+        )
+    else:
+        op = replace(
+            current, status=status, attempt=attempt,
+            result=update.payload if update.payload is not None else current.result,
+            error=update.error, due_at=due_at,
+            ended_at=now if status.finished else None, details=details,
+        )
+    return op, _events(current, op, update, started_at)
+
+
+def _attempt(current: Operation | None, update: OperationUpdate) -> int:
+    if current is None:
+        return 1
+    if current.status in _BETWEEN_ATTEMPTS and update.action is not OperationAction.CANCEL:
+        return current.attempt + 1
+    return current.attempt
+
+
+def _events(
+    current: Operation | None, op: Operation, update: OperationUpdate, started_at: float
+) -> list[NewEvent]:
+    events = []
+    action = update.action
+    # A START batched with its outcome still shows in the history as its own event.
+    implicit_start = action is not OperationAction.START and (
+        current is None or current.status in _BETWEEN_ATTEMPTS
+    ) and op.type is OperationType.STEP
+    if implicit_start:
+        events.append(_event(op, "Started", {"attempt": op.attempt, "started_at": started_at}))
+    details: dict[str, Any] = {}
+    if action is OperationAction.START:
+        details = {"attempt": op.attempt} if op.type is OperationType.STEP else {}
+        if op.due_at is not None:
+            details["scheduled_end"] = op.due_at
+            details["duration"] = update.delay
+    elif action is OperationAction.SUCCEED:
+        details = {"result": op.result, "attempt": op.attempt}
+    elif action in (OperationAction.FAIL, OperationAction.RETRY):
+        details = {"error": op.error.to_json() if op.error else None, "attempt": op.attempt}
+        if action is OperationAction.RETRY:
+            details["retry"] = {"next_attempt_at": op.due_at, "delay": update.delay}
+    if update.details:
+        details.update({k: v for k, v in update.details.items() if k != "attempt_started_at"})
+    events.append(_event(op, _VERB[action], details))
+    return events
+
+
+def _event(op: Operation, verb: str, details: dict[str, Any]) -> NewEvent:
+    return NewEvent(type=event_type(op.type, verb), subtype=op.subtype, operation_id=op.id,
+                    parent_id=op.parent_id, name=op.name, details=details)
+
+
+def resolve_due(op: Operation, now: float) -> tuple[Operation, list[NewEvent]] | None:
+    """Fire ``op``'s timer when it is due: a wait ends, a retry back-off makes the step ready."""
+    if op.due_at is None or op.due_at > now:
+        return None
+    if op.type is OperationType.WAIT and op.status is OperationStatus.STARTED:
+        done = replace(op, status=OperationStatus.SUCCEEDED, ended_at=now, due_at=None)
+        return done, [_event(done, "Succeeded", {"scheduled_end": op.due_at})]
+    if op.status is OperationStatus.PENDING:
+        return replace(op, status=OperationStatus.READY, due_at=None), []
+    return None
+
+
+def next_due(operations: Iterable[Operation], now: float) -> float | None:
+    """When the execution next needs an invocation because of its own timers (None: never)."""
+    earliest: float | None = None
+    for op in operations:
+        if op.status is OperationStatus.READY:
+            return now
+        if op.due_at is not None and not op.status.finished:
+            earliest = op.due_at if earliest is None else min(earliest, op.due_at)
+    return earliest

@@ -1,0 +1,236 @@
+"""Workers: claim ready executions under a lease and run their invocations concurrently
+(threads for sync functions, one event loop for async ones)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
+
+from redwood.engine.engine import Engine
+from redwood.errors import LeaseLost
+from redwood.model import Claim
+
+_logger = logging.getLogger("redwood.worker")
+
+
+def default_worker_id() -> str:
+    """host:pid:random, unique per worker object."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+class Worker:
+    """Runs invocations for one engine until stopped.
+
+    Idle, it sleeps until the next due timer, an in-process wake-up, or a commit by another
+    process (the store's change marker, checked every ``poll_interval`` real seconds).
+    """
+
+    def __init__(
+        self, engine: Engine, *, concurrency: int = 64, lease_seconds: float | None = None,
+        poll_interval: float = 0.1, worker_id: str | None = None,
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError(f"Worker concurrency must be >= 1, got {concurrency}")
+        self.engine = engine
+        self.worker_id = worker_id or default_worker_id()
+        self.concurrency = concurrency
+        self.lease_seconds = lease_seconds or engine.settings.lease_seconds
+        self.poll_interval = poll_interval
+        self._cv = threading.Condition()
+        self._kicked = False
+        self._stopping = False
+        self._busy = 0
+        self._leases: dict[str, int] = {}
+        self._threads: ThreadPoolExecutor | None = None
+        self._io: ThreadPoolExecutor | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._dispatcher: threading.Thread | None = None
+        self._loop_thread: threading.Thread | None = None
+
+    # --- life ----------------------------------------------------------------------------------
+
+    def start(self) -> Worker:
+        """Start the dispatcher in background threads; returns self."""
+        self._threads = ThreadPoolExecutor(self.concurrency, thread_name_prefix="redwood-invoke")
+        self._io = ThreadPoolExecutor(self.concurrency, thread_name_prefix="redwood-io")
+        self._loop = asyncio.new_event_loop()
+        self._loop_thread = threading.Thread(target=self._loop.run_forever, daemon=True,
+                                             name="redwood-async")
+        self._loop_thread.start()
+        self.engine.notifier.subscribe(self.kick)
+        self._dispatcher = threading.Thread(target=self._run, daemon=True,
+                                            name="redwood-dispatcher")
+        self._dispatcher.start()
+        return self
+
+    def stop(self, grace: float = 30.0) -> None:
+        """Stop claiming; ask running invocations to hand their executions back at their next
+        operation; wait up to ``grace`` seconds for them."""
+        with self._cv:
+            self._stopping = True
+            self._cv.notify_all()
+        self.engine.notifier.unsubscribe(self.kick)
+        if self.engine.local is self:
+            self.engine.local = None
+        if self._dispatcher is not None:
+            self._dispatcher.join()
+        self.engine.hand_back(list(self._leases))
+        deadline = time.monotonic() + grace
+        with self._cv:
+            while self._busy and time.monotonic() < deadline:
+                self._cv.wait(min(0.05, max(0.0, deadline - time.monotonic())))
+        if self._threads is not None:
+            self._threads.shutdown(wait=False, cancel_futures=True)
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+        if self._loop_thread is not None:
+            self._loop_thread.join(timeout=1.0)
+        if self._io is not None:
+            self._io.shutdown(wait=False)
+
+    def __enter__(self) -> Worker:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def kick(self) -> None:
+        """Wake the dispatcher: something may be ready."""
+        with self._cv:
+            self._kicked = True
+            self._cv.notify_all()
+
+    @property
+    def in_flight(self) -> int:
+        """Invocations running now."""
+        return self._busy
+
+    # --- direct dispatch (LocalDispatch) -------------------------------------------------------
+
+    def reserve(self) -> bool:
+        with self._cv:
+            if self._stopping or self._busy >= self.concurrency or self._threads is None:
+                return False
+            self._busy += 1
+            return True
+
+    def unreserve(self) -> None:
+        with self._cv:
+            self._busy -= 1
+            self._cv.notify_all()
+
+    def submit(self, claim: Claim) -> None:
+        """Run a claim this worker holds (a slot must be reserved)."""
+        self._leases[claim.execution.id] = claim.lease_token
+        if self.engine.is_async(claim):
+            assert self._loop is not None and self._io is not None
+            future = asyncio.run_coroutine_threadsafe(self.engine.ainvoke(claim, self._io),
+                                                      self._loop)
+        else:
+            assert self._threads is not None
+            future = self._threads.submit(self.engine.invoke, claim)
+        future.add_done_callback(lambda done: self._done(claim, done))
+
+    def _done(self, claim: Claim, future: Future[object]) -> None:
+        error = future.exception() if not future.cancelled() else None
+        if isinstance(error, LeaseLost):
+            _logger.warning("%s", error)
+        elif error is not None:
+            _logger.error("invocation of %s crashed", claim.execution.id, exc_info=error)
+        self._leases.pop(claim.execution.id, None)
+        with self._cv:
+            self._busy -= 1
+            self._kicked = True
+            self._cv.notify_all()
+
+    # --- the dispatcher ------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        last_renewal = time.monotonic()
+        while not self._stopping:
+            try:
+                self._claim_and_submit()
+                if time.monotonic() - last_renewal > self.lease_seconds / 3:
+                    self._renew()
+                    last_renewal = time.monotonic()
+                self._idle()
+            except Exception:
+                _logger.exception("worker %s: dispatcher error; retrying", self.worker_id)
+                with self._cv:
+                    self._cv.wait(min(1.0, self.poll_interval * 10))
+
+    def _claim_and_submit(self) -> None:
+        while not self._stopping:
+            with self._cv:
+                free = self.concurrency - self._busy
+                self._kicked = False
+            if free <= 0:
+                return
+            claims = self.engine.claim(self.worker_id, free, self.lease_seconds)
+            for claim in claims:
+                with self._cv:
+                    self._busy += 1
+                self.submit(claim)
+            if len(claims) < free:
+                return
+
+    def _idle(self) -> None:
+        clock = self.engine.clock
+        store = self.engine.store
+        next_at = store.next_ready_at()
+        marker = store.change_marker()
+        while not self._stopping:
+            with self._cv:
+                if self._kicked:
+                    return
+                if self._busy < self.concurrency and next_at is not None \
+                        and clock.now() >= next_at:
+                    return
+                clock.wait(self._cv, next_at, self.poll_interval)
+                if self._kicked:
+                    return
+            if next_at is not None and clock.now() >= next_at:
+                return
+            if store.change_marker() != marker:
+                return
+
+    def _renew(self) -> None:
+        leases = dict(self._leases)
+        if not leases:
+            return
+        lost = self.engine.store.renew_leases(self.worker_id, leases, self.engine.clock.now(),
+                                              self.lease_seconds)
+        for execution_id in lost:
+            _logger.warning("worker %s lost the lease of %s", self.worker_id, execution_id)
+
+    # --- synchronous driving (tests, scripts) --------------------------------------------------
+
+    def drain(self, limit: int = 10_000) -> int:
+        """Run every ready execution to its next suspension in this thread; return how many
+        invocations ran. Nothing runs in the background: tests stay deterministic."""
+        ran = 0
+        while ran < limit:
+            claims = self.engine.claim(self.worker_id, 16, self.lease_seconds)
+            if not claims:
+                return ran
+            for claim in claims:
+                self._run_inline(claim)
+                ran += 1
+        return ran
+
+    def _run_inline(self, claim: Claim) -> None:
+        if self.engine.is_async(claim):
+            io = self._io or ThreadPoolExecutor(4, thread_name_prefix="redwood-io")
+            try:
+                asyncio.run(self.engine.ainvoke(claim, io))
+            finally:
+                if io is not self._io:
+                    io.shutdown(wait=False)
+        else:
+            self.engine.invoke(claim)

@@ -1,0 +1,91 @@
+"""Redwood's errors, organised by consequence: misuse, terminal failures, and client-side outcomes.
+
+Every error keeps its identifiers as attributes and survives pickling (``__reduce__`` replays the
+constructor with the same arguments).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class RedwoodError(Exception):
+    """Base class of every error Redwood raises on purpose."""
+
+    def __init__(self, message: str, **fields: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self._fields = fields
+        for key, value in fields.items():
+            setattr(self, key, value)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (type(self), self.message, self._fields))
+
+
+def _rebuild(cls: type[RedwoodError], message: str, fields: dict[str, Any]) -> RedwoodError:
+    error = cls.__new__(cls)
+    RedwoodError.__init__(error, message, **fields)
+    return error
+
+
+# --- misuse: the caller must change something; retrying changes nothing -------------------------
+
+
+class ValidationError(RedwoodError, ValueError):
+    """An argument broke a rule (a duration out of range, an invalid retry policy...)."""
+
+
+class UnknownFunction(RedwoodError, LookupError):
+    """No durable function is registered under the name."""
+
+
+class UnknownExecution(RedwoodError, LookupError):
+    """No execution has the id."""
+
+
+class SerializationError(RedwoodError, TypeError):
+    """A value cannot be turned into the stored form (or back)."""
+
+
+class PayloadTooLarge(RedwoodError, ValueError):
+    """A serialized value is above the configured size limit."""
+
+
+class ExecutionConflict(RedwoodError):
+    """The request does not fit the execution's current state (e.g. cancelling a finished one)."""
+
+
+# --- terminal failures inside an execution ------------------------------------------------------
+
+
+class NonDeterminism(RedwoodError):
+    """Replayed code called a different operation than the journal recorded at that position."""
+
+
+class StepFailed(RedwoodError):
+    """A step failed for good (retries exhausted or not retryable); re-raised the same on replay."""
+
+    def matches(self, error_type: type[BaseException]) -> bool:
+        """True when the original error was an ``error_type`` (checked against its recorded MRO)."""
+        wanted = f"{error_type.__module__}.{error_type.__qualname__}"
+        return wanted in self._fields.get("error_mro", ())
+
+
+class StepInterrupted(RedwoodError):
+    """An at-most-once step was found started but unfinished: its attempt counts as failed."""
+
+
+class LeaseLost(RedwoodError):
+    """A write came with a stale lease token: another worker owns the execution now."""
+
+
+# --- outcomes seen by a client ------------------------------------------------------------------
+
+
+class ExecutionFailed(RedwoodError):
+    """The execution ended in FAILED, TIMED_OUT or STOPPED; ``status`` and the error tell which."""
+
+
+class ResultTimeout(RedwoodError, TimeoutError):
+    """The execution did not finish within the time the caller was willing to wait."""

@@ -1,0 +1,150 @@
+"""Values that cross the seam and the store: executions, operations, updates, history events."""
+
+from __future__ import annotations
+
+import traceback
+from dataclasses import dataclass, field
+from typing import Any
+
+from redwood.types import ExecutionStatus, OperationAction, OperationStatus, OperationType
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorRecord:
+    """A failure as recorded: the exception's qualified type, its MRO, message and traceback."""
+
+    type: str
+    message: str
+    mro: tuple[str, ...] = ()
+    traceback: str | None = None
+
+    @classmethod
+    def from_exception(cls, error: BaseException) -> ErrorRecord:
+        """Record ``error`` so it can be shown and matched after a replay in another process."""
+        mro = tuple(
+            f"{c.__module__}.{c.__qualname__}"
+            for c in type(error).__mro__
+            if c not in (BaseException, Exception, object)
+        )
+        text = "".join(traceback.format_exception(error)) if error.__traceback__ else None
+        return cls(type=mro[0] if mro else type(error).__qualname__, message=str(error),
+                   mro=mro, traceback=text)
+
+    def to_json(self) -> dict[str, Any]:
+        """The stored form."""
+        return {"type": self.type, "message": self.message, "mro": list(self.mro),
+                "traceback": self.traceback}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ErrorRecord:
+        """Read the stored form back."""
+        return cls(type=data["type"], message=data["message"], mro=tuple(data.get("mro", ())),
+                   traceback=data.get("traceback"))
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    """One durable call of an execution as the journal holds it."""
+
+    id: str
+    parent_id: str | None
+    type: OperationType
+    subtype: str | None
+    name: str | None
+    status: OperationStatus
+    attempt: int = 0
+    result: str | None = None
+    error: ErrorRecord | None = None
+    due_at: float | None = None
+    started_at: float | None = None
+    ended_at: float | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class OperationUpdate:
+    """One change the SDK asks for in a checkpoint (the AWS OperationUpdate shape)."""
+
+    id: str
+    parent_id: str | None
+    type: OperationType
+    action: OperationAction
+    name: str | None = None
+    subtype: str | None = None
+    payload: str | None = None
+    error: ErrorRecord | None = None
+    delay: float | None = None
+    details: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEvent:
+    """One entry of an execution's append-only event log (the AWS history vocabulary)."""
+
+    id: int
+    execution_id: str
+    type: str
+    timestamp: float
+    subtype: str | None = None
+    operation_id: str | None = None
+    parent_id: str | None = None
+    name: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    """A history event before the store has given it an id."""
+
+    type: str
+    subtype: str | None = None
+    operation_id: str | None = None
+    parent_id: str | None = None
+    name: str | None = None
+    details: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Execution:
+    """One run of a durable function."""
+
+    id: str
+    function: str
+    status: ExecutionStatus
+    input: str | None
+    created_at: float
+    result: str | None = None
+    error: ErrorRecord | None = None
+    ended_at: float | None = None
+    ready_at: float | None = None
+    lease_owner: str | None = None
+    lease_expires_at: float | None = None
+    lease_token: int = 0
+    cancel_requested: bool = False
+    parent_execution_id: str | None = None
+    parent_operation_id: str | None = None
+    timeout_at: float | None = None
+    invocations: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """An execution a worker now holds under a lease, with its journal loaded in one query."""
+
+    execution: Execution
+    lease_token: int
+    operations: list[Operation]
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionFilter:
+    """What ``list`` returns: by function, status and creation time range (all optional)."""
+
+    function: str | None = None
+    statuses: tuple[ExecutionStatus, ...] = ()
+    created_after: float | None = None
+    created_before: float | None = None
+    id_contains: str | None = None
+    parent_execution_id: str | None = None
+    limit: int = 100
+    before_id: tuple[float, str] | None = None

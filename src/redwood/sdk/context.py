@@ -1,0 +1,181 @@
+"""``DurableContext`` (for ``def``) and ``AsyncDurableContext`` (for ``async def``).
+
+Both are thin faces over the same operation flows; the sync one drives them in the calling
+thread, the async one on the event loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import uuid
+from collections.abc import Awaitable, Callable, MutableMapping
+from concurrent.futures import Executor
+from typing import Any, TypeVar, TypeVarTuple, overload
+
+from redwood.durations import Duration, seconds
+from redwood.retry import RetryPolicy
+from redwood.sdk import patch, values
+from redwood.sdk import wait as wait_op
+from redwood.sdk.effects import adrive, drive
+from redwood.sdk.state import InvocationState, Scope
+from redwood.sdk.step import StepContext, StepOptions, step_flow
+from redwood.serde import Codec, Serde
+from redwood.types import StepSemantics
+
+T = TypeVar("T")
+Ts = TypeVarTuple("Ts")
+
+_logger = logging.getLogger("redwood.execution")
+
+
+class ReplayAwareLogger(logging.LoggerAdapter[logging.Logger]):
+    """A logger that stays silent while the function replays what it already did."""
+
+    def __init__(self, state: InvocationState) -> None:
+        super().__init__(_logger, {"execution_id": state.execution_id})
+        self._state = state
+
+    def log(self, level: int, msg: object, *args: Any, **kwargs: Any) -> None:
+        if not self._state.replaying:
+            super().log(level, msg, *args, **kwargs)
+
+    def process(self, msg: Any, kwargs: MutableMapping[str, Any]) -> tuple[Any, MutableMapping[str, Any]]:
+        kwargs.setdefault("extra", {}).update(self.extra or {})
+        return msg, kwargs
+
+
+class _Base:
+    """What both faces share: the invocation state, this context's scope, and defaults."""
+
+    def __init__(self, state: InvocationState, scope: Scope, default_retry: RetryPolicy) -> None:
+        self._state = state
+        self._scope = scope
+        self._default_retry = default_retry
+        self.logger = ReplayAwareLogger(state)
+
+    @property
+    def execution_id(self) -> str:
+        """The id of the running execution."""
+        return self._state.execution_id
+
+    @property
+    def is_replaying(self) -> bool:
+        """True while the function re-walks operations the journal already holds."""
+        return self._state.replaying
+
+    def now(self) -> float:
+        """The current time (epoch seconds), recorded on first run and the same on every replay."""
+        return float(values.value(self._state, self._scope, "now", self._state.clock.now))
+
+    def random(self) -> float:
+        """A random float in [0, 1), recorded on first run and the same on every replay."""
+        return float(values.value(self._state, self._scope, "random", random.random))
+
+    def uuid4(self) -> uuid.UUID:
+        """A random UUID, recorded on first run and the same on every replay."""
+        return uuid.UUID(values.value(self._state, self._scope, "uuid4", lambda: str(uuid.uuid4())))
+
+    def patched(self, patch_id: str) -> bool:
+        """True where code changed under ``patch_id`` applies (see docs/versioning.md)."""
+        return patch.patched(self._state, self._scope, patch_id)
+
+    def _step_options(
+        self, fn: Callable[..., Any], name: str | None, retry: RetryPolicy | None,
+        semantics: StepSemantics, serde: Serde | None,
+    ) -> StepOptions:
+        codec = self._state.codec
+        if serde is not None:
+            codec = Codec(serde, codec.max_bytes)
+        return StepOptions(
+            name=name or getattr(fn, "__name__", "step"),
+            retry=retry if retry is not None else self._default_retry,
+            semantics=StepSemantics(semantics), codec=codec,
+        )
+
+    def _wait_seconds(self, duration: Duration) -> float:
+        return seconds(duration, "ctx.wait duration")
+
+
+class DurableContext(_Base):
+    """The first argument of a sync durable function."""
+
+    @overload
+    def step(
+        self, fn: Callable[[StepContext, *Ts], T], /, *args: *Ts, name: str | None = None,
+        retry: RetryPolicy | None = None,
+        semantics: StepSemantics = StepSemantics.AT_LEAST_ONCE_PER_RETRY,
+        serde: Serde | None = None,
+    ) -> T: ...
+
+    @overload
+    def step(
+        self, fn: Callable[[*Ts], T], /, *args: *Ts, name: str | None = None,
+        retry: RetryPolicy | None = None,
+        semantics: StepSemantics = StepSemantics.AT_LEAST_ONCE_PER_RETRY,
+        serde: Serde | None = None,
+    ) -> T: ...
+
+    def step(
+        self, fn: Callable[..., T], /, *args: Any, name: str | None = None,
+        retry: RetryPolicy | None = None,
+        semantics: StepSemantics = StepSemantics.AT_LEAST_ONCE_PER_RETRY,
+        serde: Serde | None = None,
+    ) -> T:
+        """Run ``fn(*args)`` as a durable step: once per attempt, replayed from the journal."""
+        options = self._step_options(fn, name, retry, semantics, serde)
+        return drive(step_flow(self._state, self._scope, fn, args, {}, options), self._state)
+
+    def wait(self, duration: Duration, *, name: str | None = None) -> None:
+        """Sleep durably for ``duration`` (1 second to 1 year) without holding a thread."""
+        wait_op.wait(self._state, self._scope, self._wait_seconds(duration), name)
+
+
+class AsyncDurableContext(_Base):
+    """The first argument of an async durable function."""
+
+    def __init__(
+        self, state: InvocationState, scope: Scope, default_retry: RetryPolicy, io: Executor
+    ) -> None:
+        super().__init__(state, scope, default_retry)
+        self._io = io
+
+    @overload
+    async def step(
+        self, fn: Callable[[StepContext, *Ts], Awaitable[T]], /, *args: *Ts,
+        name: str | None = None, retry: RetryPolicy | None = None,
+        semantics: StepSemantics = StepSemantics.AT_LEAST_ONCE_PER_RETRY,
+        serde: Serde | None = None,
+    ) -> T: ...
+
+    @overload
+    async def step(
+        self, fn: Callable[[*Ts], Awaitable[T]], /, *args: *Ts, name: str | None = None,
+        retry: RetryPolicy | None = None,
+        semantics: StepSemantics = StepSemantics.AT_LEAST_ONCE_PER_RETRY,
+        serde: Serde | None = None,
+    ) -> T: ...
+
+    @overload
+    async def step(
+        self, fn: Callable[[*Ts], T], /, *args: *Ts, name: str | None = None,
+        retry: RetryPolicy | None = None,
+        semantics: StepSemantics = StepSemantics.AT_LEAST_ONCE_PER_RETRY,
+        serde: Serde | None = None,
+    ) -> T: ...
+
+    async def step(
+        self, fn: Callable[..., Any], /, *args: Any, name: str | None = None,
+        retry: RetryPolicy | None = None,
+        semantics: StepSemantics = StepSemantics.AT_LEAST_ONCE_PER_RETRY,
+        serde: Serde | None = None,
+    ) -> Any:
+        """Run ``fn(*args)`` (sync or async) as a durable step."""
+        options = self._step_options(fn, name, retry, semantics, serde)
+        flow = step_flow(self._state, self._scope, fn, args, {}, options)
+        return await adrive(flow, self._state, self._io)
+
+    async def wait(self, duration: Duration, *, name: str | None = None) -> None:
+        """Sleep durably for ``duration`` (1 second to 1 year) without holding a thread."""
+        wait_op.wait(self._state, self._scope, self._wait_seconds(duration), name)
+

@@ -1,0 +1,102 @@
+"""One pipeline for sync and async code: operations are generators that yield effects, and two
+small drivers carry the effects out, one blocking, one awaiting."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Callable, Generator
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, TypeVar
+
+from redwood.errors import ValidationError
+from redwood.sdk.state import InvocationState
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """Run user code (a step body); the flow receives its return value or its exception."""
+
+    fn: Callable[..., Any]
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+
+
+class Flush:
+    """Make queued checkpoint updates durable before going on."""
+
+
+FLUSH = Flush()
+Effect = Call | Flush
+Flow = Generator[Effect, Any, T]
+
+
+def drive(flow: Flow[T], state: InvocationState) -> T:
+    """Carry out ``flow`` in the calling thread."""
+    value: Any = None
+    error: Exception | None = None
+    while True:
+        try:
+            effect = flow.send(value) if error is None else flow.throw(error)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+        value, error = None, None
+        try:
+            if isinstance(effect, Call):
+                value = effect.fn(*effect.args, **effect.kwargs)
+                if inspect.isawaitable(value):
+                    _close(value)
+                    raise _async_in_sync(effect.fn)
+            else:
+                state.flush()
+        except Exception as raised:
+            error = raised
+
+
+async def adrive(flow: Flow[T], state: InvocationState, io: Executor) -> T:
+    """Carry out ``flow`` on the running event loop; blocking work goes to threads."""
+    loop = asyncio.get_running_loop()
+    value: Any = None
+    error: Exception | None = None
+    while True:
+        try:
+            effect = flow.send(value) if error is None else flow.throw(error)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+        value, error = None, None
+        try:
+            if isinstance(effect, Call):
+                value = await _call_async(loop, effect)
+            elif state.has_pending:
+                await loop.run_in_executor(io, state.flush)
+        except Exception as raised:
+            error = raised
+
+
+async def _call_async(loop: asyncio.AbstractEventLoop, call: Call) -> Any:
+    if inspect.iscoroutinefunction(call.fn):
+        return await call.fn(*call.args, **call.kwargs)
+    # A sync body must not block the loop that runs every other async execution.
+    value = await loop.run_in_executor(None, partial(call.fn, *call.args, **call.kwargs))
+    if inspect.isawaitable(value):
+        return await value
+    return value
+
+
+def _close(awaitable: Any) -> None:
+    close = getattr(awaitable, "close", None)
+    if close is not None:
+        close()
+
+
+def _async_in_sync(fn: Callable[..., Any]) -> ValidationError:
+    name = getattr(fn, "__qualname__", repr(fn))
+    return ValidationError(
+        f"Step function {name!r} is async, but the durable function calling it is sync. "
+        "Make the durable function `async def` and `await ctx.step(...)`, or make the step sync.",
+        function=name,
+    )

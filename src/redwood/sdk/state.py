@@ -1,0 +1,160 @@
+"""What one invocation knows: the journal, pending checkpoint updates, and replay bookkeeping."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from redwood.clock import Clock
+from redwood.errors import NonDeterminism
+from redwood.model import Operation, OperationUpdate
+from redwood.sdk.seam import Seam
+from redwood.sdk.signals import Stop, Suspend
+from redwood.serde import Codec
+from redwood.types import OperationType
+
+_KIND = {
+    OperationType.STEP: "step",
+    OperationType.WAIT: "wait",
+    OperationType.CONTEXT: "child context",
+    OperationType.CALLBACK: "callback",
+    OperationType.CHAINED_INVOKE: "invoke",
+    OperationType.EXECUTION: "execution",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    """Per-invocation settings the SDK needs."""
+
+    codec: Codec
+    always_replay: bool = False
+
+
+class InvocationState:
+    """Shared by every context of one invocation (the root and its children)."""
+
+    def __init__(
+        self, seam: Seam, operations: Iterable[Operation], clock: Clock, options: Options,
+        function: str,
+    ) -> None:
+        self.seam = seam
+        self.execution_id = seam.execution_id
+        self.function = function
+        self.clock = clock
+        self.options = options
+        self.codec = options.codec
+        self.journal: dict[str, Operation] = {op.id: op for op in operations}
+        self.replaying = any(op.status.finished for op in self.journal.values())
+        self.fatal: BaseException | None = None
+        self._token = 0
+        self._pending: list[OperationUpdate] = []
+        self._lock = threading.Lock()
+        self._stop = False
+        self._handback = False
+
+    # --- replay --------------------------------------------------------------------------------
+
+    def lookup(
+        self, op_id: str, op_type: OperationType, subtype: str | None, name: str | None,
+        parent_id: str | None,
+    ) -> Operation | None:
+        """The journal's record for ``op_id``, checked against what the code calls now."""
+        if self._stop:
+            raise Stop()
+        if self._handback:
+            raise Suspend("the worker is shutting down", immediate=True)
+        if self.fatal is not None:
+            raise self.fatal
+        op = self.journal.get(op_id)
+        if op is None:
+            self.replaying = False
+            return None
+        if op.type is not op_type or op.name != name or op.subtype != subtype \
+                or op.parent_id != parent_id:
+            self.fatal = self._nondeterminism(op, op_type, subtype, name, parent_id)
+            raise self.fatal
+        if not op.status.finished:
+            self.replaying = False
+        return op
+
+    def _nondeterminism(
+        self, op: Operation, op_type: OperationType, subtype: str | None, name: str | None,
+        parent_id: str | None,
+    ) -> NonDeterminism:
+        recorded = _describe(op.type, op.subtype, op.name, op.parent_id)
+        called = _describe(op_type, subtype, name, parent_id)
+        return NonDeterminism(
+            f'Execution "{self.execution_id}", operation #{op.id}: the journal recorded '
+            f"{recorded}, but the code now calls {called}. Durable code must call the same "
+            "operations in the same order on every replay; give changed logic a new step name, "
+            'guard it with ctx.patched("..."), or start new executions under a new function name.',
+            execution_id=self.execution_id, position=op.id, recorded=recorded, called=called,
+        )
+
+    # --- checkpoints ---------------------------------------------------------------------------
+
+    def record(self, update: OperationUpdate) -> None:
+        """Queue ``update``; it becomes durable at the next flush or when the invocation ends."""
+        with self._lock:
+            self._pending.append(update)
+
+    def flush(self) -> None:
+        """Make every queued update durable before going on (one commit, shared under load)."""
+        with self._lock:
+            if not self._pending:
+                return
+            updates, self._pending = self._pending, []
+            result = self.seam.checkpoint(self._token, updates)
+            self._token = result.token
+            for op in result.operations:
+                self.journal[op.id] = op
+            self._stop = self._stop or result.cancel_requested
+            self._handback = self._handback or result.handback
+
+    def take_pending(self) -> list[OperationUpdate]:
+        """Hand the not yet durable updates to the engine's final commit."""
+        with self._lock:
+            updates, self._pending = self._pending, []
+            return updates
+
+    @property
+    def has_pending(self) -> bool:
+        """Whether updates are queued."""
+        return bool(self._pending)
+
+    @property
+    def stop_requested(self) -> bool:
+        """Whether a cancel arrived through a checkpoint."""
+        return self._stop
+
+
+def _describe(op_type: OperationType, subtype: str | None, name: str | None,
+              parent_id: str | None) -> str:
+    kind = _KIND[op_type] if subtype is None else f"{_KIND[op_type]} ({subtype})"
+    where = f" inside #{parent_id}" if parent_id else ""
+    return f'{kind} "{name}"{where}' if name is not None else f"{kind}{where}"
+
+
+class Scope:
+    """Allocates operation ids inside one context: the parent's id and a per-parent counter."""
+
+    __slots__ = ("_counter", "_lock", "parent_id", "prefix")
+
+    def __init__(self, parent_id: str | None) -> None:
+        self.parent_id = parent_id
+        self.prefix = "" if parent_id is None else f"{parent_id}-"
+        self._counter = 0
+        self._lock = threading.Lock()
+
+    def next_id(self) -> str:
+        """The id of the next operation in this context."""
+        with self._lock:
+            self._counter += 1
+            return f"{self.prefix}{self._counter}"
+
+    def peek_id(self) -> str:
+        """The id ``next_id`` would return, without taking it."""
+        with self._lock:
+            return f"{self.prefix}{self._counter + 1}"

@@ -1,0 +1,121 @@
+"""How values are stored: JSON by default, pydantic models and dataclasses rebuilt from type hints."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import typing
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import pydantic
+import pydantic_core
+
+from redwood.errors import PayloadTooLarge, SerializationError
+
+_PLAIN = (type(None), bool, int, float, str)
+
+
+class Serde(Protocol):
+    """Turns a value into stored text and back; ``hint`` is the declared type, or None."""
+
+    def encode(self, value: Any) -> str: ...
+
+    def decode(self, text: str, hint: Any) -> Any: ...
+
+
+def _to_jsonable(value: Any) -> Any:
+    return pydantic_core.to_jsonable_python(value)
+
+
+@functools.lru_cache(maxsize=1024)
+def _adapter(hint: Any) -> pydantic.TypeAdapter[Any]:
+    return pydantic.TypeAdapter(hint)
+
+
+def _needs_validation(hint: Any) -> bool:
+    if hint is None or hint is Any or hint is object or hint in _PLAIN:
+        return False
+    return not (hint in (dict, list) or isinstance(hint, typing.TypeVar))
+
+
+class JsonSerde:
+    """JSON text; anything pydantic can dump is accepted, and the type hint rebuilds it on read."""
+
+    def encode(self, value: Any) -> str:
+        if isinstance(value, pydantic.BaseModel):
+            return value.model_dump_json()
+        return json.dumps(value, default=_to_jsonable, separators=(",", ":"), allow_nan=False)
+
+    def decode(self, text: str, hint: Any) -> Any:
+        if _needs_validation(hint):
+            return _adapter(hint).validate_json(text)
+        return json.loads(text)
+
+
+DEFAULT_SERDE: Serde = JsonSerde()
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Codec:
+    """A serde with the payload size limit, raising errors that name what was being stored."""
+
+    serde: Serde = DEFAULT_SERDE
+    max_bytes: int = 1 << 20
+
+    def encode(self, value: Any, what: str) -> str:
+        """Encode ``value`` (described by ``what``, e.g. 'the result of step "charge"')."""
+        try:
+            text = self.serde.encode(value)
+        except (TypeError, ValueError, pydantic_core.PydanticSerializationError) as error:
+            kind = type(value).__qualname__
+            raise SerializationError(
+                f"Cannot serialize {what}: a value of type {kind!r} is not JSON-serializable "
+                f"({error}). Return plain data, a pydantic model or a dataclass, or pass "
+                "serde=... with a serializer for this type.",
+                what=what, value_type=kind,
+            ) from None
+        size = len(text.encode()) if not text.isascii() else len(text)
+        if size > self.max_bytes:
+            raise PayloadTooLarge(
+                f"Cannot store {what}: it is {size} bytes serialized, above the limit of "
+                f"{self.max_bytes} bytes. Store large data elsewhere and keep a reference, or "
+                "raise App(max_payload_bytes=...).",
+                what=what, size=size, limit=self.max_bytes,
+            )
+        return text
+
+    def decode(self, text: str | None, hint: Any, what: str) -> Any:
+        """Decode stored text back into the declared type."""
+        if text is None:
+            return None
+        try:
+            return self.serde.decode(text, hint)
+        except (ValueError, TypeError, pydantic.ValidationError) as error:
+            raise SerializationError(
+                f"Cannot read back {what} as {hint!r}: {error}. The stored value no longer "
+                "fits the declared type; keep the type compatible or version the step name.",
+                what=what,
+            ) from None
+
+
+@functools.lru_cache(maxsize=4096)
+def return_hint(fn: Callable[..., Any]) -> Any:
+    """The declared return type of ``fn`` (None when it has none or it cannot be resolved)."""
+    try:
+        return typing.get_type_hints(fn).get("return")
+    except Exception:
+        return None
+
+
+@functools.lru_cache(maxsize=4096)
+def parameter_hints(fn: Callable[..., Any]) -> tuple[Any, ...]:
+    """The declared types of ``fn``'s positional parameters, in order (None where undeclared)."""
+    try:
+        hints = typing.get_type_hints(fn)
+    except Exception:
+        hints = {}
+    code = getattr(fn, "__code__", None)
+    names = code.co_varnames[: code.co_argcount] if code is not None else ()
+    return tuple(hints.get(name) for name in names)

@@ -1,0 +1,127 @@
+"""The storage seam: everything the engine needs from a database, and nothing more."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from redwood.model import (
+    Claim,
+    ErrorRecord,
+    Execution,
+    ExecutionFilter,
+    HistoryEvent,
+    NewEvent,
+    Operation,
+)
+from redwood.types import ExecutionStatus
+
+
+@dataclass(frozen=True, slots=True)
+class NewExecution:
+    """An execution to create; ``lease_owner`` set means it starts already claimed by that worker."""
+
+    id: str
+    function: str
+    input: str | None
+    now: float
+    parent_execution_id: str | None = None
+    parent_operation_id: str | None = None
+    timeout_at: float | None = None
+    lease_owner: str | None = None
+    lease_seconds: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """How an execution ended."""
+
+    status: ExecutionStatus
+    result: str | None = None
+    error: ErrorRecord | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class JournalWrite:
+    """One checkpoint batch of one execution, written atomically under its lease token.
+
+    ``release`` ends the invocation: the lease is dropped and the execution is next ready at
+    ``ready_at`` (None: only the outside world can wake it). ``outcome`` finishes it.
+    """
+
+    execution_id: str
+    lease_token: int
+    now: float
+    operations: tuple[Operation, ...] = ()
+    events: tuple[NewEvent, ...] = ()
+    release: bool = False
+    ready_at: float | None = None
+    outcome: Outcome | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CommitResult:
+    """What the writer learned while committing: whether a cancel was requested meanwhile."""
+
+    cancel_requested: bool
+
+
+class Store(Protocol):
+    """A durable home for executions, their journals and their history."""
+
+    def close(self) -> None:
+        """Release connections and threads."""
+        ...
+
+    # --- writes --------------------------------------------------------------------------------
+
+    def create_execution(self, new: NewExecution) -> tuple[Execution, bool]:
+        """Insert the execution (and its ExecutionStarted event) unless the id exists.
+
+        Returns the execution and whether this call created it (the id is the idempotency key).
+        """
+        ...
+
+    def claim(self, worker_id: str, now: float, lease_seconds: float, limit: int) -> list[Claim]:
+        """Lease up to ``limit`` ready executions to ``worker_id`` and load their journals."""
+        ...
+
+    def renew_leases(
+        self, worker_id: str, leases: dict[str, int], now: float, lease_seconds: float
+    ) -> set[str]:
+        """Extend the leases still held; return the execution ids whose lease was lost."""
+        ...
+
+    def commit(self, write: JournalWrite) -> CommitResult:
+        """Apply one checkpoint batch atomically; raise LeaseLost on a stale lease token."""
+        ...
+
+    def request_cancel(self, execution_id: str, now: float) -> Execution:
+        """Stop the execution now when no worker holds it, else flag it for its holder."""
+        ...
+
+    # --- reads ---------------------------------------------------------------------------------
+
+    def get_execution(self, execution_id: str) -> Execution | None:
+        """One execution, or None."""
+        ...
+
+    def list_executions(self, where: ExecutionFilter) -> list[Execution]:
+        """Executions matching ``where``, newest first."""
+        ...
+
+    def operations(self, execution_id: str) -> list[Operation]:
+        """The journal of one execution in recorded order."""
+        ...
+
+    def history(self, execution_id: str, after_id: int = 0, limit: int = 1000) -> list[HistoryEvent]:
+        """History events with id greater than ``after_id``, oldest first."""
+        ...
+
+    def next_ready_at(self) -> float | None:
+        """The earliest moment any execution becomes claimable (None: nothing scheduled)."""
+        ...
+
+    def change_marker(self) -> int:
+        """A number that changes whenever anyone (any process) commits; cheap to read."""
+        ...

@@ -1,0 +1,75 @@
+"""Conversions between stored rows and model values, shared by every SQL store."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from redwood.model import ErrorRecord, Execution, HistoryEvent, Operation
+from redwood.types import ExecutionStatus, OperationStatus, OperationType
+
+EXECUTION_COLUMNS = (
+    "id, function, status, input, result, error, created_at, ended_at, ready_at, lease_owner, "
+    "lease_expires_at, lease_token, cancel_requested, parent_execution_id, parent_operation_id, "
+    "timeout_at, invocations"
+)
+OPERATION_COLUMNS = (
+    "id, parent_id, type, subtype, name, status, attempt, result, error, due_at, started_at, "
+    "ended_at, details"
+)
+HISTORY_COLUMNS = "id, execution_id, type, subtype, operation_id, parent_id, name, timestamp, details"
+
+
+def error_text(error: ErrorRecord | None) -> str | None:
+    """The stored form of an error."""
+    return None if error is None else json.dumps(error.to_json(), separators=(",", ":"))
+
+
+def read_error(text: str | None) -> ErrorRecord | None:
+    """An error back from its stored form."""
+    return None if text is None else ErrorRecord.from_json(json.loads(text))
+
+
+def details_text(details: dict[str, Any] | None) -> str | None:
+    """The stored form of a details mapping (None when empty)."""
+    return json.dumps(details, separators=(",", ":")) if details else None
+
+
+def execution_from_row(row: Sequence[Any]) -> Execution:
+    """An Execution from a row selected with EXECUTION_COLUMNS."""
+    return Execution(
+        id=row[0], function=row[1], status=ExecutionStatus(row[2]), input=row[3], result=row[4],
+        error=read_error(row[5]), created_at=row[6], ended_at=row[7], ready_at=row[8],
+        lease_owner=row[9], lease_expires_at=row[10], lease_token=row[11],
+        cancel_requested=bool(row[12]), parent_execution_id=row[13], parent_operation_id=row[14],
+        timeout_at=row[15], invocations=row[16],
+    )
+
+
+def operation_from_row(row: Sequence[Any]) -> Operation:
+    """An Operation from a row selected with OPERATION_COLUMNS."""
+    return Operation(
+        id=row[0], parent_id=row[1], type=OperationType(row[2]), subtype=row[3], name=row[4],
+        status=OperationStatus(row[5]), attempt=row[6], result=row[7], error=read_error(row[8]),
+        due_at=row[9], started_at=row[10], ended_at=row[11],
+        details=json.loads(row[12]) if row[12] else {},
+    )
+
+
+def operation_params(execution_id: str, op: Operation) -> tuple[Any, ...]:
+    """Insert parameters for one operation row, in the order of the upsert statements."""
+    return (
+        execution_id, op.id, op.parent_id, op.type.value, op.subtype, op.name,
+        op.status.value, op.attempt, op.result, error_text(op.error), op.due_at, op.started_at,
+        op.ended_at, details_text(op.details),
+    )
+
+
+def history_from_row(row: Sequence[Any]) -> HistoryEvent:
+    """A HistoryEvent from a row selected with HISTORY_COLUMNS."""
+    return HistoryEvent(
+        id=row[0], execution_id=row[1], type=row[2], subtype=row[3], operation_id=row[4],
+        parent_id=row[5], name=row[6], timestamp=row[7],
+        details=json.loads(row[8]) if row[8] else {},
+    )
