@@ -36,23 +36,38 @@ class Settings:
 
 
 class Notifier:
-    """In-process wake-ups: a commit that makes work ready or ends an execution calls publish()."""
+    """In-process wake-ups. Workers listen to everything; a result waiter listens to one
+    execution, so finishing one execution wakes one waiter, not all of them."""
 
     def __init__(self) -> None:
         self._listeners: set[Callable[[], None]] = set()
+        self._by_execution: dict[str, set[Callable[[], None]]] = {}
         self._lock = threading.Lock()
 
-    def subscribe(self, listener: Callable[[], None]) -> None:
+    def subscribe(self, listener: Callable[[], None], execution_id: str | None = None) -> None:
         with self._lock:
-            self._listeners.add(listener)
+            if execution_id is None:
+                self._listeners.add(listener)
+            else:
+                self._by_execution.setdefault(execution_id, set()).add(listener)
 
-    def unsubscribe(self, listener: Callable[[], None]) -> None:
+    def unsubscribe(self, listener: Callable[[], None], execution_id: str | None = None) -> None:
         with self._lock:
-            self._listeners.discard(listener)
+            if execution_id is None:
+                self._listeners.discard(listener)
+                return
+            listeners = self._by_execution.get(execution_id)
+            if listeners is not None:
+                listeners.discard(listener)
+                if not listeners:
+                    del self._by_execution[execution_id]
 
-    def publish(self) -> None:
+    def publish(self, execution_id: str | None = None) -> None:
+        """Wake the workers, and the waiters of ``execution_id`` if given."""
         with self._lock:
             listeners = list(self._listeners)
+            if execution_id is not None:
+                listeners.extend(self._by_execution.get(execution_id, ()))
         for listener in listeners:
             listener()
 
@@ -165,7 +180,7 @@ class Engine:
         finally:
             self._live.pop(invocation.execution_id, None)
         if status.finished or outcome.immediate:
-            self.notifier.publish()
+            self.notifier.publish(invocation.execution_id)
         return status
 
     def hand_back(self, execution_ids: list[str]) -> None:
@@ -187,7 +202,7 @@ class Engine:
                 execution_id=execution_id, status=current.status,
             )
         execution = self.store.request_cancel(execution_id, self.clock.now())
-        self.notifier.publish()
+        self.notifier.publish(execution_id)
         return execution
 
     def get(self, execution_id: str) -> Execution:
@@ -204,7 +219,7 @@ class Engine:
         """Block until the execution finishes (``timeout`` in real seconds, None: forever)."""
         deadline = None if timeout is None else time.monotonic() + timeout
         waiter = _ChangeWaiter(self.store)
-        self.notifier.subscribe(waiter.kick)
+        self.notifier.subscribe(waiter.kick, execution_id)
         try:
             while True:
                 execution = self.get(execution_id)
@@ -218,7 +233,7 @@ class Engine:
                     )
                 waiter.wait(deadline)
         finally:
-            self.notifier.unsubscribe(waiter.kick)
+            self.notifier.unsubscribe(waiter.kick, execution_id)
 
 
 class _ChangeWaiter:

@@ -172,6 +172,10 @@ class Worker:
                 self._kicked = False
             if free <= 0:
                 return
+            # A read first: claiming takes the write lock, which idle polling must not do.
+            next_at = self.engine.store.next_ready_at()
+            if next_at is None or next_at > self.engine.clock.now():
+                return
             claims = self.engine.claim(self.worker_id, free, self.lease_seconds)
             for claim in claims:
                 with self._cv:
@@ -206,7 +210,7 @@ class Worker:
             return
         lost = self.engine.store.renew_leases(self.worker_id, leases, self.engine.clock.now(),
                                               self.lease_seconds)
-        for execution_id in lost:
+        for execution_id in lost & self._leases.keys():
             _logger.warning("worker %s lost the lease of %s", self.worker_id, execution_id)
 
     # --- synchronous driving (tests, scripts) --------------------------------------------------

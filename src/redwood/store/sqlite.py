@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from redwood import faults
 from redwood.errors import LeaseLost, UnknownExecution
 from redwood.model import Claim, Execution, ExecutionFilter, HistoryEvent, Operation
 from redwood.store.base import CommitResult, JournalWrite, NewExecution
@@ -46,48 +47,59 @@ _INSERT_EVENT = (
 
 
 class _Request:
-    __slots__ = ("done", "error", "fn", "value")
+    __slots__ = ("done", "error", "fn", "value", "wake")
 
     def __init__(self, fn: Callable[[sqlite3.Connection], Any]) -> None:
         self.fn = fn
         self.done = False
         self.value: Any = None
         self.error: BaseException | None = None
+        # A held lock is the cheapest one-shot wake-up: release() wakes the one waiter.
+        self.wake = threading.Lock()
+        self.wake.acquire()
 
 
 class _GroupCommitter:
-    """Leader/follower group commit: whoever finds no commit in progress writes every queued
-    request in one transaction (one fsync); the others wait for their request to be marked done.
-
-    With one writer at a time there is no thread hand-off on the uncontended path, and under
-    load every concurrent execution's checkpoint shares the same commit.
+    """Leader/follower group commit. The thread that finds no commit in progress leads: it writes
+    every queued request in one transaction (one fsync), then wakes each of them once and hands
+    the lead to the first request that queued meanwhile. No thread hand-off on the uncontended
+    path; under load every concurrent execution's checkpoint shares the same commit.
     """
 
     def __init__(self, connection: sqlite3.Connection) -> None:
         self._connection = connection
-        self._cv = threading.Condition()
+        self._lock = threading.Lock()
         self._queue: list[_Request] = []
         self._leading = False
 
     def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         request = _Request(fn)
-        with self._cv:
+        with self._lock:
             self._queue.append(request)
-            while self._leading and not request.done:
-                self._cv.wait()
-            if not request.done:
-                self._leading = True
-                batch, self._queue = self._queue, []
+            lead = not self._leading
+            self._leading = True
+        if not lead:
+            request.wake.acquire()
         if not request.done:
-            try:
-                self._write(batch)
-            finally:
-                with self._cv:
-                    self._leading = False
-                    self._cv.notify_all()
+            self._lead()
         if request.error is not None:
             raise request.error
         return request.value  # type: ignore[no-any-return]
+
+    def _lead(self) -> None:
+        with self._lock:
+            batch, self._queue = self._queue, []
+        try:
+            self._write(batch)
+        finally:
+            with self._lock:
+                successor = self._queue[0] if self._queue else None
+                self._leading = successor is not None
+            for request in batch:
+                if request.wake.locked():
+                    request.wake.release()
+            if successor is not None:
+                successor.wake.release()
 
     def _write(self, batch: list[_Request]) -> None:
         connection = self._connection
@@ -96,7 +108,11 @@ class _GroupCommitter:
             connection.execute("BEGIN IMMEDIATE")
             for request in batch:
                 self._apply(connection, request, isolate)
+            if faults.ACTIVE:
+                faults.reach("commit.before")
             connection.execute("COMMIT")
+            if faults.ACTIVE:
+                faults.reach("commit.after")
         except BaseException as error:
             if connection.in_transaction:
                 connection.execute("ROLLBACK")

@@ -1,0 +1,40 @@
+"""Shared fixtures: real SQLite files in a temp dir, a manual clock, and an app wired to both."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from redwood import App, ManualClock
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "redwood.db"
+
+
+@pytest.fixture
+def app(db_path: Path, clock: ManualClock) -> Iterator[App]:
+    application = App(db_path, clock=clock)
+    yield application
+    application.close()
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = 10.0, what: str = "condition") -> None:
+    """Poll ``predicate`` until true; fail the test after ``timeout`` real seconds."""
+    deadline = time.monotonic() + timeout
+    delay = 0.001
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        # Not a sleep to wait for something to happen: a back-off between checks of it.
+        time.sleep(delay)  # noqa: sleep-ok
+        delay = min(delay * 2, 0.05)
