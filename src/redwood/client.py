@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import builtins
+from collections.abc import Sequence
 from typing import Any, Generic, TypeVar
 
 from redwood.engine.engine import Engine
@@ -99,25 +101,26 @@ class Client:
 
     def list(
         self, *, function: str | None = None,
-        status: ExecutionStatus | str | list[ExecutionStatus | str] | None = None,
+        status: ExecutionStatus | str | Sequence[ExecutionStatus | str] | None = None,
         since: float | None = None, until: float | None = None, id_contains: str | None = None,
         limit: int = 100,
     ) -> list[Execution]:
         """Executions, newest first, filtered by function, status and creation time."""
         statuses: tuple[ExecutionStatus, ...] = ()
         if status is not None:
-            items = status if isinstance(status, list) else [status]
+            items: Sequence[ExecutionStatus | str] = (
+                status if isinstance(status, (list, tuple)) else [status])
             statuses = tuple(ExecutionStatus(s) for s in items)
         where = ExecutionFilter(function=function, statuses=statuses, created_after=since,
                                 created_before=until, id_contains=id_contains, limit=limit)
         return self._engine.store.list_executions(where)
 
-    def history(self, execution_id: str, after_id: int = 0, limit: int = 10_000) -> list[HistoryEvent]:
+    def history(self, execution_id: str, after_id: int = 0, limit: int = 10_000) -> builtins.list[HistoryEvent]:
         """The execution's event log, oldest first."""
         self._engine.get(execution_id)
         return self._engine.store.history(execution_id, after_id, limit)
 
-    def operations(self, execution_id: str) -> list[Operation]:
+    def operations(self, execution_id: str) -> builtins.list[Operation]:
         """The execution's journal in recorded order."""
         self._engine.get(execution_id)
         return self._engine.store.operations(execution_id)
