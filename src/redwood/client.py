@@ -108,8 +108,7 @@ class Client:
         """Executions, newest first, filtered by function, status and creation time."""
         statuses: tuple[ExecutionStatus, ...] = ()
         if status is not None:
-            items: Sequence[ExecutionStatus | str] = (
-                status if isinstance(status, (list, tuple)) else [status])
+            items: Sequence[ExecutionStatus | str] = [status] if isinstance(status, str) else status
             statuses = tuple(ExecutionStatus(s) for s in items)
         where = ExecutionFilter(function=function, statuses=statuses, created_after=since,
                                 created_before=until, id_contains=id_contains, limit=limit)
