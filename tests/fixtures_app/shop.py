@@ -39,11 +39,16 @@ def checkout(ctx: DurableContext, item: Item) -> dict[str, int | str]:
     return {"sku": item.sku, "total": bumped}
 
 
+def add(total: int, index: int) -> int:
+    """One small step."""
+    return total + index
+
+
 def many_steps(ctx: DurableContext, count: int) -> int:
-    """``count`` small steps in a row."""
+    """``count`` small steps in a row: 0 + 1 + ... + (count - 1)."""
     total = 0
     for index in range(count):
-        total = ctx.step(lambda value=total, i=index: value + i, name=f"add-{index}")
+        total = ctx.step(add, total, index, name=f"add-{index}")
     return total
 
 

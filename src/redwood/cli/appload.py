@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import inspect
 import os
 import sys
 from collections.abc import Iterator
@@ -51,7 +52,8 @@ def load_app(spec: str | None, database: str | None) -> App:
                 "the App object, or a function that returns one.",
                 app=spec,
             ) from None
-        app = target if isinstance(target, App) or not callable(target) else target()
+        # A factory (myapp:create_app) is called; anything else must be the App itself.
+        app = target() if inspect.isfunction(target) or inspect.ismethod(target) else target
     if not isinstance(app, App):
         raise ValidationError(
             f'"{spec}" is {_kind(app)}, not a redwood.App. Name the App object (app = App()) '
@@ -79,6 +81,8 @@ def _import(module_name: str, spec: str) -> Any:
 
 
 def _kind(value: object) -> str:
+    if isinstance(value, type):
+        return f"the class {value.__name__}"
     return f"a {type(value).__name__}"
 
 

@@ -97,7 +97,7 @@ def console() -> Console:
 
 def error_console() -> Console:
     """Messages on stderr."""
-    return Console(stderr=True, highlight=False)
+    return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def print_json(data: Any) -> None:

@@ -55,7 +55,7 @@ def worker_command(
                 f" · database {database_label(location)}",
                 f" · functions {', '.join(app.registry.names()) or '(none)'}",
                 f" · concurrency {concurrency} · lease {duration(worker.lease_seconds)}",
-            ))
+            ), soft_wrap=True)
             stopping.wait()
             console().print("stopping: handing running executions back…", style="dim")
             worker.stop(grace)
