@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
+from conftest import wait_until
 from fixtures_app.shop import Item, create_app
 from redwood import App, ExecutionHandle, ManualClock
 from redwood.cli import main
@@ -125,9 +126,19 @@ def test_list_finds_the_database_in_the_environment_variable(db: str, tmp_path: 
 
 
 def test_list_on_an_empty_database_says_so(tmp_path: Path) -> None:
+    App(tmp_path / "empty.db").close()
     result = run("list", "-d", str(tmp_path / "empty.db"))
     assert result.exit_code == 0
     assert "No executions match." in result.stdout
+
+
+def test_read_commands_refuse_a_database_file_that_does_not_exist(tmp_path: Path) -> None:
+    missing = tmp_path / "typo.db"
+    for command in (["list"], ["show", "x"], ["cancel", "x"]):
+        result = run(*command, "-d", str(missing))
+        assert result.exit_code == 2
+        assert f'No Redwood database at "{missing}": the file does not exist.' in result.stderr
+    assert not missing.exists()
 
 
 # --- show -----------------------------------------------------------------------------------
@@ -402,6 +413,36 @@ def test_worker_process_runs_executions_and_exits_cleanly_on_sigterm(tmp_path: P
     banner = out.splitlines()[0]
     assert banner.startswith("redwood worker ")
     assert f"database {path}" in banner
-    assert "functions broken, checkout, many_steps, quick" in banner
+    assert "functions broken, checkout, gated, many_steps, quick" in banner
     assert out.splitlines()[-1].endswith("stopped")
     assert "Traceback" not in err
+
+
+def test_worker_process_on_sigterm_hands_a_running_execution_back(tmp_path: Path) -> None:
+    path = str(tmp_path / "handback.db")
+    gate, output = tmp_path / "gate", tmp_path / "worker.out"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": os.pathsep.join(filter(None, [
+        str(TESTS), os.environ.get("PYTHONPATH")]))}
+    command = [sys.executable, "-m", "redwood.cli", "worker", APP, "-d", path]
+    with open(output, "wb") as out:
+        process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        with create_app(path) as app:
+            app.start("gated", str(gate), id="gated")
+            wait_until(lambda: Path(f"{gate}.started").exists(), 30, "the gate step to start")
+            process.send_signal(signal.SIGTERM)
+            wait_until(lambda: "stopping" in output.read_text(), 30, "the worker to stop")
+            gate.touch()
+            assert process.wait(timeout=30) == 0, output.read_text()
+            execution = app.client.get("gated")
+            assert execution.status is ExecutionStatus.RUNNING
+            assert execution.lease_owner is None and execution.ready_at is not None
+            names = [op.name for op in app.store.operations("gated")]
+            assert "gate" in names and "last" not in names
+            app.worker().drain()
+            assert app.client.result("gated", timeout=5) == "last"
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert output.read_text().splitlines()[-1].endswith("stopped")

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import time
+from pathlib import Path
+
 from pydantic import BaseModel
 
 from redwood import App, DurableContext, RetryPolicy, StepContext
@@ -66,9 +70,33 @@ def quick(ctx: DurableContext, name: str) -> str:
     return ctx.step(lambda: f"hello {name}", name="greet")
 
 
+def wait_for_file(path: str) -> str:
+    """Mark that the step started, then block until ``path`` exists (at most 30 s)."""
+    Path(path + ".started").touch()
+    deadline = time.monotonic() + 30
+    while not os.path.exists(path):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{path} never appeared")
+        # The step stands for slow work that the test finishes by creating the file.
+        time.sleep(0.01)
+    return "opened"
+
+
+def note(text: str) -> str:
+    """A step that just returns its input."""
+    return text
+
+
+def gated(ctx: DurableContext, path: str) -> str:
+    """A step that runs until the test lets it finish, then two quick ones."""
+    ctx.step(wait_for_file, path, name="gate", retry=RetryPolicy.none())
+    ctx.step(note, "after", name="after")
+    return ctx.step(note, "last", name="last")
+
+
 def create_app(database: str | None = None, clock: Clock | None = None) -> App:
     """An app with every function above (the database defaults to $REDWOOD_DATABASE_URL)."""
     app = App(database, clock=clock)
-    for fn in (checkout, many_steps, broken, quick):
+    for fn in (checkout, many_steps, broken, quick, gated):
         app.function(fn)
     return app

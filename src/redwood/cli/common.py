@@ -20,6 +20,7 @@ from redwood.errors import (
     UnknownFunction,
     ValidationError,
 )
+from redwood.store.open import database_url
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -60,6 +61,15 @@ def database_option(fn: F) -> F:
     )(fn)
 
 
+def app_database_option(fn: F) -> F:
+    """``--database/-d`` for the commands that load the user's App."""
+    return click.option(
+        "--database", "-d", metavar="URL", default=None,
+        help="Use this database (the App must be built without one: App()). Default: the "
+        "App's own, which is $REDWOOD_DATABASE_URL, else ./redwood.db, unless the code names one.",
+    )(fn)
+
+
 def json_option(fn: F) -> F:
     """``--json``: machine-readable output for scripts."""
     return click.option(
@@ -78,7 +88,20 @@ def app_option(fn: F) -> F:
 
 
 def open_database(database: str | None) -> App:
-    """An App over ``database`` with no functions: enough to read and cancel executions."""
+    """An App over ``database`` with no functions: enough to read and cancel executions.
+
+    A SQLite file that does not exist is refused rather than created: reading from a mistyped
+    path should say so, not show an empty list.
+    """
+    url = database_url(database)
+    if "://" not in url or url.startswith("sqlite:"):
+        path = url.removeprefix("sqlite:///").removeprefix("sqlite://")
+        if not os.path.exists(path):
+            raise ValidationError(
+                f'No Redwood database at "{path}": the file does not exist. Pass the right one '
+                "with --database (-d) or $REDWOOD_DATABASE_URL.",
+                database=url,
+            )
     return App(database)
 
 

@@ -13,9 +13,9 @@ from redwood.app import App
 from redwood.cli.appload import load_app
 from redwood.cli.common import (
     EXIT_FAILURE,
+    app_database_option,
     app_option,
     console,
-    database_option,
     json_option,
     print_json,
 )
@@ -38,7 +38,7 @@ from redwood.types import ExecutionStatus
 @click.option("--wait", "-w", is_flag=True, help="Wait for the execution to finish.")
 @click.option("--timeout", type=click.FloatRange(min=0), metavar="SECONDS",
               help="With --wait: give up after this many seconds (exit code 1).")
-@database_option
+@app_database_option
 @json_option
 def start_command(
     targets: tuple[str, ...], app_spec_option: str | None, input_text: str | None,

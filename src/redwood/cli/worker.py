@@ -14,7 +14,7 @@ from rich.logging import RichHandler
 from rich.text import Text
 
 from redwood.cli.appload import load_app, store_location
-from redwood.cli.common import app_option, console, database_option, error_console
+from redwood.cli.common import app_database_option, app_option, console, error_console
 from redwood.cli.render import database_label, duration
 
 
@@ -22,6 +22,7 @@ from redwood.cli.render import database_label, duration
 @click.argument("app_spec", metavar="[APP]", required=False)
 @app_option
 @click.option("--concurrency", "-c", type=click.IntRange(min=1), default=64, show_default=True,
+              metavar="N",
               help="Invocations run at once.")
 @click.option("--lease", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
               help="Lease length: how soon another worker takes over if this one dies "
@@ -31,7 +32,7 @@ from redwood.cli.render import database_label, duration
               "their executions back.")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]),
               default="warning", show_default=True, help="Log level of Redwood's loggers.")
-@database_option
+@app_database_option
 def worker_command(
     app_spec: str | None, app_spec_option: str | None, concurrency: int, lease: float | None,
     grace: float, log_level: str, database: str | None,
