@@ -132,6 +132,18 @@ def test_list_on_an_empty_database_says_so(tmp_path: Path) -> None:
     assert "No executions match." in result.stdout
 
 
+def test_user_data_that_looks_like_markup_prints_literally(tmp_path: Path) -> None:
+    path = str(tmp_path / "markup.db")
+    with create_app(path, ManualClock()) as app:
+        app.start("quick", "[red]x[/red]", id="[bold]odd")
+        app.worker().drain()
+    assert "[bold]odd" in run("list", "-d", path).stdout
+    out = run("show", "[bold]odd", "-d", path).stdout
+    assert "Execution    [bold]odd" in out
+    assert 'Result       "hello [red]x[/red]"' in out
+    assert '→ "hello [red]x[/red]"' in out
+
+
 def test_read_commands_refuse_a_database_file_that_does_not_exist(tmp_path: Path) -> None:
     missing = tmp_path / "typo.db"
     for command in (["list"], ["show", "x"], ["cancel", "x"]):

@@ -9,7 +9,7 @@ from typing import Any
 from rich.table import Table
 from rich.text import Text
 
-from redwood.cli.render import clock_time, duration, error_summary, summary
+from redwood.cli.render import clock_time, duration, error_summary, literal, summary
 from redwood.model import HistoryEvent
 from redwood.store.base import Store
 
@@ -49,7 +49,7 @@ def history_table(events: list[HistoryEvent], started: float) -> Table:
         if with_subtype:
             row.append(event.subtype or "")
         row += [event.operation_id or "", event.name or "", event_details(event)]
-        table.add_row(*row)
+        table.add_row(*literal(*row))
     return table
 
 

@@ -7,7 +7,7 @@ from rich.table import Table
 
 from redwood.cli.common import console, database_option, json_option, open_database, print_json
 from redwood.cli.records import execution_record
-from redwood.cli.render import duration, local_time, status_text
+from redwood.cli.render import duration, literal, local_time, status_text
 from redwood.cli.timespec import moment_option
 from redwood.model import Execution, ExecutionFilter
 from redwood.types import ExecutionStatus
@@ -70,8 +70,9 @@ def _print_table(executions: list[Execution], limit: int) -> None:
     for execution in executions:
         took = duration(execution.ended_at - execution.created_at) \
             if execution.ended_at is not None else "running"
-        table.add_row(execution.id, execution.function, status_text(execution.status),
-                      local_time(execution.created_at), took, str(execution.invocations))
+        table.add_row(*literal(execution.id, execution.function, status_text(execution.status),
+                               local_time(execution.created_at), took,
+                               str(execution.invocations)))
     out.print(table)
     if len(executions) == limit:
         out.print(f"(first {limit}; show more with --limit)", style="dim")

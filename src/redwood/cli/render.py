@@ -24,6 +24,11 @@ _STATUS_STYLE = {
 }
 
 
+def literal(*cells: str | Text) -> list[Text]:
+    """Table cells with strings taken literally: user data like "[bold]" must not be markup."""
+    return [Text(cell) if isinstance(cell, str) else cell for cell in cells]
+
+
 def status_text(status: ExecutionStatus | OperationStatus) -> Text:
     """A status word in its colour."""
     return Text(status.value, style=_STATUS_STYLE.get(status.value, ""))

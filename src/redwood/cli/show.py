@@ -13,7 +13,14 @@ from redwood.app import App
 from redwood.cli.common import console, database_option, json_option, open_database, print_json
 from redwood.cli.history import all_history, history_table
 from redwood.cli.records import event_record, execution_record, operation_record
-from redwood.cli.render import duration, error_summary, local_time, status_text, summary
+from redwood.cli.render import (
+    duration,
+    error_summary,
+    literal,
+    local_time,
+    status_text,
+    summary,
+)
 from redwood.cli.tree import operation_tree
 from redwood.model import Execution, ExecutionFilter, HistoryEvent, Operation
 
@@ -76,33 +83,37 @@ def header(execution: Execution) -> Table:
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold", no_wrap=True)
     grid.add_column()
-    grid.add_row("Execution", Text(execution.id, style="bold"))
-    grid.add_row("Function", execution.function)
+    _row(grid, "Execution", Text(execution.id, style="bold"))
+    _row(grid, "Function", execution.function)
     status = status_text(execution.status)
     if execution.cancel_requested and not execution.status.finished:
         status.append("  (cancel requested)", style="magenta")
-    grid.add_row("Status", status)
-    grid.add_row("Created", local_time(execution.created_at))
+    _row(grid, "Status", status)
+    _row(grid, "Created", local_time(execution.created_at))
     if execution.ended_at is not None:
-        grid.add_row("Ended", local_time(execution.ended_at))
-        grid.add_row("Duration", duration(execution.ended_at - execution.created_at))
+        _row(grid, "Ended", local_time(execution.ended_at))
+        _row(grid, "Duration", duration(execution.ended_at - execution.created_at))
     else:
-        grid.add_row("Running for", duration(time.time() - execution.created_at))
-    grid.add_row("Invocations", str(execution.invocations))
+        _row(grid, "Running for", duration(time.time() - execution.created_at))
+    _row(grid, "Invocations", str(execution.invocations))
     if execution.parent_execution_id is not None:
-        grid.add_row("Parent", f"{execution.parent_execution_id} "
-                               f"(operation #{execution.parent_operation_id})")
+        _row(grid, "Parent", f"{execution.parent_execution_id} "
+                             f"(operation #{execution.parent_operation_id})")
     if execution.lease_owner is not None:
-        grid.add_row("Held by", f"{execution.lease_owner} until "
-                                f"{local_time(execution.lease_expires_at)}")
+        _row(grid, "Held by", f"{execution.lease_owner} until "
+                              f"{local_time(execution.lease_expires_at)}")
     elif execution.ready_at is not None:
-        grid.add_row("Next invocation", local_time(execution.ready_at))
-    grid.add_row("Input", summary(execution.input, 200) or "null")
+        _row(grid, "Next invocation", local_time(execution.ready_at))
+    _row(grid, "Input", summary(execution.input, 200) or "null")
     if execution.result is not None:
-        grid.add_row("Result", summary(execution.result, 200))
+        _row(grid, "Result", summary(execution.result, 200))
     if execution.error is not None:
-        grid.add_row("Error", Text(error_summary(execution.error, 200), style="red"))
+        _row(grid, "Error", Text(error_summary(execution.error, 200), style="red"))
     return grid
+
+
+def _row(grid: Table, label: str, value: str | Text) -> None:
+    grid.add_row(label, Text(value) if isinstance(value, str) else value)
 
 
 def _children_table(children: list[Execution]) -> Table:
@@ -111,7 +122,8 @@ def _children_table(children: list[Execution]) -> Table:
         table.add_column(column, no_wrap=column != "ID")
     for child in children:
         took = duration(child.ended_at - child.created_at) if child.ended_at else "running"
-        table.add_row(child.id, child.function, status_text(child.status),
-                      f"#{child.parent_operation_id}" if child.parent_operation_id else "",
-                      local_time(child.created_at), took)
+        table.add_row(*literal(
+            child.id, child.function, status_text(child.status),
+            f"#{child.parent_operation_id}" if child.parent_operation_id else "",
+            local_time(child.created_at), took))
     return table

@@ -39,8 +39,10 @@ def worker_command(
 ) -> None:
     """Run a worker for APP (MODULE:ATTRIBUTE; default --app or $REDWOOD_APP) until SIGTERM or
     Ctrl-C, which stop it gracefully: running executions are handed back, not lost."""
-    logging.getLogger("redwood").setLevel(log_level.upper())
-    logging.getLogger("redwood").addHandler(RichHandler(console=error_console()))
+    logger = logging.getLogger("redwood")
+    logger.setLevel(log_level.upper())
+    if not any(isinstance(handler, RichHandler) for handler in logger.handlers):
+        logger.addHandler(RichHandler(console=error_console()))
     with load_app(app_spec or app_spec_option, database) as app:
         worker = app.worker(concurrency=concurrency, lease_seconds=lease)
         stopping = threading.Event()
