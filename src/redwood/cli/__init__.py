@@ -6,6 +6,8 @@ Each command lives in its own module; a branch that adds a command adds a module
 
 from __future__ import annotations
 
+import click
+
 from redwood.cli.cancel import cancel_command
 from redwood.cli.common import RedwoodGroup
 from redwood.cli.listing import list_command
@@ -15,11 +17,14 @@ from redwood.cli.worker import worker_command
 
 __all__ = ["main"]
 
-main = RedwoodGroup(
-    name="redwood",
-    help="Durable execution for plain Python functions: run workers, start executions, and "
-    "inspect their journal and history.",
-)
+
+@click.group(cls=RedwoodGroup)
+@click.version_option(package_name="redwood", prog_name="redwood")
+def main() -> None:
+    """Durable execution for plain Python functions: run workers, start executions, and
+    inspect their journal and history."""
+
+
 main.add_command(worker_command)
 main.add_command(start_command)
 main.add_command(list_command)

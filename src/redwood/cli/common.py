@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import click
 from rich.console import Console
@@ -46,7 +46,7 @@ class RedwoodGroup(click.Group):
             fail(str(error), EXIT_MISUSE if isinstance(error, _MISUSE) else EXIT_FAILURE)
 
 
-def fail(message: str, code: int = EXIT_FAILURE) -> None:
+def fail(message: str, code: int = EXIT_FAILURE) -> NoReturn:
     """Print ``message`` in red on stderr and end the command with ``code``."""
     error_console().print(Text(message, style="red"))
     raise click.exceptions.Exit(code)
