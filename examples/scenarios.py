@@ -143,8 +143,7 @@ def worker_command(database: Path) -> list[str]:
 def _spawn_worker(database: Path, log: Path, output: Path) -> subprocess.Popen[bytes]:
     python_path = os.pathsep.join(filter(None, [str(REPOSITORY), os.environ.get("PYTHONPATH")]))
     env = {**os.environ, EFFECT_LOG_VARIABLE: str(log), "PYTHONPATH": python_path,
-           "PYTHONUNBUFFERED": "1",
-           "COLUMNS": "200"}
+           "PYTHONUNBUFFERED": "1", "COLUMNS": "200"}
     with open(output, "wb") as out:
         return subprocess.Popen(worker_command(database), env=env, stdout=out,
                                 stderr=subprocess.STDOUT, cwd=REPOSITORY)
