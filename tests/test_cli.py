@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from conftest import wait_until
-from fixtures_app.shop import Item, create_app
+from fixtures_app.shop import Item, create_app, many_steps
 from redwood import App, ExecutionHandle, ManualClock
 from redwood.cli import main
 from redwood.cli.timespec import parse_moment
@@ -39,27 +39,36 @@ def run_json(*args: str) -> Any:
     return json.loads(result.stdout)
 
 
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[str]:
+@pytest.fixture(scope="module")
+def populated(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A database holding: order-1 (checkout, succeeded after a retry and a wait), order-2
-    (checkout, waiting for its retry), broken-1 (failed), many (120 steps, succeeded)."""
-    path = str(tmp_path / "cli.db")
+    (checkout, waiting for its retry), broken-1 (failed), many (30 steps, succeeded)."""
+    path = tmp_path_factory.mktemp("populated") / "cli.db"
     clock = ManualClock()
-    app = create_app(path, clock)
-    worker = app.worker()
-    app.start("checkout", Item(sku="A-1", quantity=2), id="order-1")
-    app.start("broken", id="broken-1")
-    app.start("many_steps", 120, id="many")
-    worker.drain()
-    clock.advance(2)
-    worker.drain()
-    clock.advance(61)
-    worker.drain()
-    clock.advance(10)
-    app.start("checkout", Item(sku="B-2", quantity=1), id="order-2")
-    worker.drain()
-    app.close()
-    yield path
+    with create_app(str(path), clock) as app:
+        worker = app.worker()
+        app.start("checkout", Item(sku="A-1", quantity=2), id="order-1")
+        app.start("broken", id="broken-1")
+        app.start("many_steps", 30, id="many")
+        worker.drain()
+        clock.advance(2)
+        worker.drain()
+        clock.advance(61)
+        worker.drain()
+        clock.advance(10)
+        app.start("checkout", Item(sku="B-2", quantity=1), id="order-2")
+        worker.drain()
+    return path
+
+
+@pytest.fixture
+def db(populated: Path, tmp_path: Path) -> str:
+    """A copy of the populated database of this test's own (commands may change it)."""
+    copy = tmp_path / "cli.db"
+    for suffix in ("", "-wal"):
+        if Path(f"{populated}{suffix}").exists():
+            shutil.copyfile(f"{populated}{suffix}", f"{copy}{suffix}")
+    return str(copy)
 
 
 # --- list -----------------------------------------------------------------------------------
@@ -211,7 +220,9 @@ def test_show_json_holds_the_journal_children_and_history(db: str) -> None:
 
 def test_show_handles_an_execution_with_hundreds_of_operations(tmp_path: Path) -> None:
     path = str(tmp_path / "big.db")
-    with create_app(path, ManualClock()) as app:
+    # Durability "none" only makes populating fast; the command reads the file the same way.
+    with App(path, clock=ManualClock(), durability="none") as app:
+        app.function(many_steps)
         app.start("many_steps", 600, id="big")
         app.worker().drain()
     out = run("show", "big", "-d", path).stdout
