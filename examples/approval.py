@@ -22,7 +22,7 @@ APPROVAL_WINDOW = timedelta(days=3)
 
 def notify_approver(request: dict[str, Any], execution_id: str) -> None:
     """Ask for a decision (in real life: an email with links that carry the execution id)."""
-    print(f"Approve expense {request['id']} ({request['amount']})? Answer execution {execution_id}.")
+    print(f"Approve expense {request['id']} ({request['amount']})? Reply to {execution_id}.")
 
 
 def escalate(request: dict[str, Any]) -> str:

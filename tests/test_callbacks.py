@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from conftest import wait_until
 from redwood import (
     App,
     AsyncDurableContext,
@@ -164,8 +165,10 @@ def test_callback_timeout_raises_callback_timed_out_in_user_code(
     assert len(timed_out) == 1 and timed_out[0].details["reason"] == "timeout"
 
 
-def test_heartbeat_timeout_raises_callback_heartbeat_timed_out(app: App, clock: ManualClock) -> None:
-    fn, ids = waiting_callback(app, timeout=3600, heartbeat_timeout=30)
+def test_heartbeat_timeout_raises_callback_heartbeat_timed_out(
+    app: App, clock: ManualClock
+) -> None:
+    fn, _ = waiting_callback(app, timeout=3600, heartbeat_timeout=30)
     handle = app.start(fn, id="cb-hb")
     drain(app)
     clock.advance(31)
@@ -360,7 +363,8 @@ def test_wait_for_callback_runs_the_submitter_once_with_the_id_and_returns_the_a
     assert (ops["1-1"].type, ops["1-1"].parent_id) == (OperationType.CALLBACK, "1")
     assert (ops["1-2"].type, ops["1-2"].name) == (OperationType.STEP, "approval submitter")
     history = [(e.type, e.subtype) for e in handle.history() if e.type.startswith("Context")]
-    assert history == [("ContextStarted", "WaitForCallback"), ("ContextSucceeded", "WaitForCallback")]
+    assert history == [("ContextStarted", "WaitForCallback"),
+                       ("ContextSucceeded", "WaitForCallback")]
 
 
 def test_callback_answered_while_its_submitter_step_still_runs_is_seen_next_invocation(
@@ -502,3 +506,14 @@ def test_async_wait_for_callback_with_async_submitter(any_app: App, clock: Manua
 
     assert answered.result(timeout=5) == "result"
     assert stalled.result(timeout=5) == "stalled"
+
+
+def test_answer_from_another_thread_resumes_the_execution_on_a_running_worker(app: App) -> None:
+    fn, ids = waiting_callback(app)
+    with app.run_worker():
+        handle = app.start(fn, id="cb-threads")
+        wait_until(lambda: bool(ids) and callback_op(app, "cb-threads").status
+                   is OperationStatus.STARTED and handle.get().lease_owner is None,
+                   what="the execution to wait on its callback")
+        app.client.callback_success(ids[0], "from outside")
+        assert handle.result(timeout=10) == "from outside"

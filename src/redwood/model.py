@@ -152,7 +152,7 @@ class ExecutionFilter:
 
 @dataclass(frozen=True, slots=True)
 class InboxEvent:
-    """A named event sent to an execution, kept in its inbox until one ``wait_for_event`` takes it."""
+    """A named event sent to an execution, kept in its inbox until a ``wait_for_event`` takes it."""
 
     id: int
     execution_id: str

@@ -73,7 +73,7 @@ class Callback(_Callback):
 
 
 class AsyncCallback(_Callback):
-    """A callback of an async durable function: give ``callback_id`` away, then ``await result()``."""
+    """A callback of an async durable function: hand out ``callback_id``, ``await result()``."""
 
     async def result(self) -> Any:
         """The answer; raises CallbackFailed / CallbackTimedOut, or suspends until it comes."""
