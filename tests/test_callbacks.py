@@ -453,6 +453,29 @@ def test_wait_for_callback_timeout_raises_callback_timed_out_again_on_replay(
     assert handle.operations()[0].status is OperationStatus.FAILED
 
 
+def test_wait_for_callback_answered_with_failure_raises_callback_failed(any_app: App) -> None:
+    submitted: list[str] = []
+
+    @any_app.function
+    def declined(ctx: DurableContext) -> list[Any]:
+        try:
+            ctx.wait_for_callback(submitted.append, name="charge")
+        except CallbackFailed as error:
+            return [error.error_type, error.error_message, error.callback_id == submitted[0]]
+        return []
+
+    handle = any_app.start(declined, id="wfc-declined")
+    drain(any_app)
+    any_app.client.callback_failure(submitted[0], "insufficient funds", "CardDeclined")
+    drain(any_app)
+
+    assert handle.result(timeout=5) == ["CardDeclined", "insufficient funds", True]
+    context = handle.operations()[0]
+    assert context.status is OperationStatus.FAILED
+    assert context.error is not None and context.error.type == "redwood.errors.CallbackFailed"
+    assert "ContextFailed" in event_types(any_app, "wfc-declined")
+
+
 # --- async ----------------------------------------------------------------------------------------
 
 

@@ -172,8 +172,8 @@ def callback_deadline(op: Operation) -> float | None:
     (the last heartbeat, or the start, plus the heartbeat timeout), whichever comes first."""
     deadlines = [op.details.get("timeout_at")]
     heartbeat_timeout = op.details.get("heartbeat_timeout")
-    if heartbeat_timeout is not None:
-        since = op.details.get("last_heartbeat_at") or op.started_at or 0.0
+    since = op.details.get("last_heartbeat_at") or op.started_at
+    if heartbeat_timeout is not None and since is not None:
         deadlines.append(since + heartbeat_timeout)
     present = [deadline for deadline in deadlines if deadline is not None]
     return min(present) if present else None
