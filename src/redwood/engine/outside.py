@@ -40,9 +40,9 @@ class Outside:
     ) -> None:
         """Fail the callback: the waiting code gets CallbackFailed with this type and message."""
         callback_id = names.callback_id(callback_id)
+        message = _message(message, callback_id)
         # Encoding checks the message against the payload size limit like any stored value.
-        self._engine.codec.encode(_message(message, callback_id),
-                                  f'the failure message of callback "{callback_id}"')
+        self._engine.codec.encode(message, f'the failure message of callback "{callback_id}"')
         error = ErrorRecord(type=_error_type(error_type), message=message)
         self._answer(callback_id, lambda op, now: transitions.complete_callback(op, now,
                                                                                 error=error))
