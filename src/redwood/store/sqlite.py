@@ -32,7 +32,7 @@ from redwood.store.rows import (
     operation_from_row,
     operation_params,
 )
-from redwood.types import Durability, ExecutionStatus
+from redwood.types import WAIT_FOR_EVENT, Durability, ExecutionStatus
 
 T = TypeVar("T")
 
@@ -486,7 +486,7 @@ _UPDATE_CALLBACK = (
 )
 _AWAITS_EVENT = (
     "SELECT 1 FROM operations WHERE execution_id = ? AND type = 'CALLBACK' "
-    "AND subtype = 'WaitForEvent' AND name = ? AND status = 'STARTED' LIMIT 1"
+    "AND subtype = ? AND name = ? AND status = 'STARTED' LIMIT 1"
 )
 _SELECT_INBOX = (
     "SELECT id, execution_id, name, payload, sent_at FROM inbox "
@@ -551,7 +551,7 @@ def _send_event(
     # A worker holding the execution may be about to wait for this very event without having
     # seen it, so a held execution always looks again when released.
     held = execution.lease_owner is not None
-    if held or connection.execute(_AWAITS_EVENT, (execution_id, name)).fetchone() is not None:
+    if held or connection.execute(_AWAITS_EVENT, (execution_id, WAIT_FOR_EVENT, name)).fetchone() is not None:
         connection.execute(_WAKE, (now, now, execution_id))
     assert cursor.lastrowid is not None
     return InboxEvent(cursor.lastrowid, execution_id, name, payload, now)
