@@ -551,10 +551,15 @@ def _send_event(
     # A worker holding the execution may be about to wait for this very event without having
     # seen it, so a held execution always looks again when released.
     held = execution.lease_owner is not None
-    if held or connection.execute(_AWAITS_EVENT, (execution_id, WAIT_FOR_EVENT, name)).fetchone() is not None:
+    if held or _awaits_event(connection, execution_id, name):
         connection.execute(_WAKE, (now, now, execution_id))
     assert cursor.lastrowid is not None
     return InboxEvent(cursor.lastrowid, execution_id, name, payload, now)
+
+
+def _awaits_event(connection: sqlite3.Connection, execution_id: str, name: str) -> bool:
+    row = connection.execute(_AWAITS_EVENT, (execution_id, WAIT_FOR_EVENT, name)).fetchone()
+    return row is not None
 
 
 def _consume_events(connection: sqlite3.Connection, write: JournalWrite) -> None:
