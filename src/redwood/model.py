@@ -148,3 +148,14 @@ class ExecutionFilter:
     parent_execution_id: str | None = None
     limit: int = 100
     before_id: tuple[float, str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InboxEvent:
+    """A named event sent to an execution, kept in its inbox until a ``wait_for_event`` takes it."""
+
+    id: int
+    execution_id: str
+    name: str
+    payload: str | None
+    sent_at: float

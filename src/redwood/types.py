@@ -83,3 +83,9 @@ class Durability(StrEnum):
     OS_CRASH = "os-crash"
     PROCESS_CRASH = "process-crash"
     NONE = "none"
+
+
+# Subtypes of the operations that wait on the outside world (the names in the AWS history).
+WAIT_FOR_EVENT = "WaitForEvent"
+WAIT_FOR_CALLBACK = "WaitForCallback"
+WAIT_FOR_CONDITION = "WaitForCondition"
