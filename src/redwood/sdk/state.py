@@ -46,7 +46,10 @@ class InvocationState:
         self.options = options
         self.codec = options.codec
         self.journal: dict[str, Operation] = {op.id: op for op in operations}
-        self.replaying = any(op.status.finished for op in self.journal.values())
+        # Replay lasts until the code has walked past every operation the journal holds as
+        # finished (a timer fired at claim time included); whatever it does after that is new.
+        self._unvisited = {op.id for op in self.journal.values() if op.status.finished}
+        self.replaying = bool(self._unvisited)
         self.fatal: BaseException | None = None
         self._token = 0
         self._pending: list[OperationUpdate] = []
@@ -68,6 +71,7 @@ class InvocationState:
         if self.fatal is not None:
             raise self.fatal
         op = self.journal.get(op_id)
+        self._unvisited.discard(op_id)
         if op is None:
             self.replaying = False
             return None
@@ -75,8 +79,7 @@ class InvocationState:
                 or op.parent_id != parent_id:
             self.fatal = self._nondeterminism(op, op_type, subtype, name, parent_id)
             raise self.fatal
-        if not op.status.finished:
-            self.replaying = False
+        self.replaying = op.status.finished and bool(self._unvisited)
         return op
 
     def _nondeterminism(
