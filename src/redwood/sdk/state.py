@@ -64,10 +64,7 @@ class InvocationState:
         parent_id: str | None,
     ) -> Operation | None:
         """The journal's record for ``op_id``, checked against what the code calls now."""
-        if self._stop:
-            raise Stop()
-        if self._handback:
-            raise Suspend("the worker is shutting down", immediate=True)
+        self._obey_engine()
         if self.fatal is not None:
             raise self.fatal
         op = self.journal.get(op_id)
@@ -115,6 +112,15 @@ class InvocationState:
                 self.journal[op.id] = op
             self._stop = self._stop or result.cancel_requested
             self._handback = self._handback or result.handback
+        # A flush comes right before user code runs (a step body): a cancel or a hand-back
+        # learnt from this checkpoint must take effect before that code, not after it.
+        self._obey_engine()
+
+    def _obey_engine(self) -> None:
+        if self._stop:
+            raise Stop()
+        if self._handback:
+            raise Suspend("the worker is shutting down", immediate=True)
 
     def take_pending(self) -> list[OperationUpdate]:
         """Hand the not yet durable updates to the engine's final commit."""
