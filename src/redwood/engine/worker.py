@@ -13,7 +13,7 @@ import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from redwood.engine.engine import Engine
-from redwood.errors import LeaseLost
+from redwood.errors import LeaseLost, ValidationError
 from redwood.model import Claim
 
 _logger = logging.getLogger("redwood.worker")
@@ -36,7 +36,10 @@ class Worker:
         poll_interval: float = 0.1, worker_id: str | None = None,
     ) -> None:
         if concurrency < 1:
-            raise ValueError(f"Worker concurrency must be >= 1, got {concurrency}")
+            raise ValidationError(
+                f"Worker concurrency must be >= 1, got {concurrency}. Pass concurrency=1 or more.",
+                concurrency=concurrency,
+            )
         self.engine = engine
         self.worker_id = worker_id or default_worker_id()
         self.concurrency = concurrency
