@@ -152,6 +152,25 @@ def test_stop_hands_a_running_execution_back_at_its_next_step(app: App) -> None:
     assert runs == {"first": 1, "second": 1}
 
 
+def test_worker_keeps_the_lease_of_a_step_that_runs_longer_than_the_lease(
+    app: App, clock: ManualClock
+) -> None:
+    runs: Counter[str] = Counter()
+    gate, entered = threading.Event(), threading.Event()
+    fn = _two_steps(app, runs, gate, entered)
+    with app.run_worker(lease_seconds=30):
+        handle = app.start(fn, 1, id="long-step")
+        assert entered.wait(10)
+        for _ in range(3):  # 60 seconds in all: twice the lease
+            clock.advance(20)
+            wait_until(lambda: handle.get().lease_expires_at == clock.now() + 30, timeout=5,
+                       what="the worker to renew its lease")
+        gate.set()
+        assert handle.result(timeout=10) == 4
+    assert runs == {"first": 1, "second": 1}  # never claimed again while it ran
+    assert handle.get().invocations == 1
+
+
 def test_worker_concurrency_must_be_positive(app: App) -> None:
     with pytest.raises(ValidationError, match="concurrency"):
         app.worker(concurrency=0)

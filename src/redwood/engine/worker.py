@@ -146,7 +146,9 @@ class Worker:
             _logger.warning("%s", error)
         elif error is not None:
             _logger.error("invocation of %s crashed", claim.execution.id, exc_info=error)
-        self._leases.pop(claim.execution.id, None)
+        # A newer claim of the same execution (after this one's lease lapsed) keeps its lease.
+        if self._leases.get(claim.execution.id) == claim.lease_token:
+            self._leases.pop(claim.execution.id, None)
         with self._cv:
             self._busy -= 1
             self._kicked = True
@@ -155,14 +157,17 @@ class Worker:
     # --- the dispatcher ------------------------------------------------------------------------
 
     def _run(self) -> None:
-        last_renewal = time.monotonic()
+        clock = self.engine.clock
+        renew_at = clock.now() + self.lease_seconds / 3
         while not self._stopping:
             try:
-                self._claim_and_submit()
-                if time.monotonic() - last_renewal > self.lease_seconds / 3:
+                # Renew before claiming, on the clock the leases are measured in: a lease of
+                # ours that lapsed while its invocation still runs must not look ready to us.
+                if clock.now() >= renew_at:
                     self._renew()
-                    last_renewal = time.monotonic()
-                self._idle()
+                    renew_at = clock.now() + self.lease_seconds / 3
+                self._claim_and_submit()
+                self._idle(renew_at)
             except Exception:
                 _logger.exception("worker %s: dispatcher error; retrying", self.worker_id)
                 with self._cv:
@@ -187,22 +192,26 @@ class Worker:
             if len(claims) < free:
                 return
 
-    def _idle(self) -> None:
+    def _idle(self, renew_at: float) -> None:
         clock = self.engine.clock
         store = self.engine.store
         next_at = store.next_ready_at()
         marker = store.change_marker()
         while not self._stopping:
+            # With every slot busy, ready work waits for a slot (a kick), not for its time; while
+            # invocations run, the renewal of their leases is due too.
+            wake_at = next_at if self._busy < self.concurrency else None
+            if self._leases:
+                wake_at = renew_at if wake_at is None else min(wake_at, renew_at)
             with self._cv:
                 if self._kicked:
                     return
-                if self._busy < self.concurrency and next_at is not None \
-                        and clock.now() >= next_at:
+                if wake_at is not None and clock.now() >= wake_at:
                     return
-                clock.wait(self._cv, next_at, self.poll_interval)
+                clock.wait(self._cv, wake_at, self.poll_interval)
                 if self._kicked:
                     return
-            if next_at is not None and clock.now() >= next_at:
+            if wake_at is not None and clock.now() >= wake_at:
                 return
             if store.change_marker() != marker:
                 return
