@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from redwood.clock import Clock
-from redwood.errors import NonDeterminism
+from redwood.errors import LeaseLost, NonDeterminism
 from redwood.model import Operation, OperationUpdate
 from redwood.sdk.seam import Seam
 from redwood.sdk.signals import Stop, Suspend
@@ -106,7 +106,13 @@ class InvocationState:
             if not self._pending:
                 return
             updates, self._pending = self._pending, []
-            result = self.seam.checkpoint(self._token, updates)
+            try:
+                result = self.seam.checkpoint(self._token, updates)
+            except LeaseLost as error:
+                # Another worker owns the execution now. Like a NonDeterminism, this must end
+                # the invocation even if user code catches it: no later operation may run here.
+                self.fatal = error
+                raise
             self._token = result.token
             for op in result.operations:
                 self.journal[op.id] = op
