@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections import Counter
 from pathlib import Path
@@ -129,6 +130,61 @@ def test_a_worker_that_lost_its_lease_cannot_write(app: App, clock: ManualClock)
     assert handle.result(timeout=5) == 4
     assert [e.type for e in handle.history()].count("ExecutionSucceeded") == 1
     assert [op.result for op in handle.operations()] == ["2", "4"]
+
+
+def test_a_worker_that_lost_its_lease_stops_even_when_the_code_catches_everything(
+    app: App, clock: ManualClock
+) -> None:
+    runs: Counter[str] = Counter()
+
+    def body(i: int) -> int:
+        runs[f"s{i}"] += 1
+        return i
+
+    @app.function
+    def careless(ctx: DurableContext) -> str:
+        for i in range(3):
+            with contextlib.suppress(Exception):  # swallows everything, LeaseLost included
+                ctx.step(body, i, name=f"s{i}")
+        return "done"
+
+    handle = app.start(careless, id="careless")
+    (stale,) = app.engine.claim("slow-worker", 1, 30.0)
+    clock.advance(30)
+    app.worker().drain()
+    assert runs == {"s0": 1, "s1": 1, "s2": 1}
+    with pytest.raises(LeaseLost):
+        app.engine.invoke(stale)
+    # The stale invocation ran "s0" before it could know; once refused, it runs nothing more.
+    assert runs == {"s0": 2, "s1": 1, "s2": 1}
+    assert handle.result(timeout=5) == "done"
+
+
+def test_two_workers_never_run_the_same_execution(db_path: Path, clock: ManualClock) -> None:
+    runs: Counter[str] = Counter()
+    lock = threading.Lock()
+
+    def body(n: int) -> int:
+        with lock:
+            runs[str(n)] += 1
+        return n
+
+    def register(app: App) -> Any:
+        @app.function
+        def once(ctx: DurableContext, n: int) -> int:
+            return ctx.step(body, n) + ctx.step(body, n, name="again")
+
+        return once
+
+    with App(db_path, clock=clock) as one, App(db_path, clock=clock) as two:
+        register(one)
+        fn = register(two)
+        handles = [two.start(fn, n, id=f"n-{n}") for n in range(40)]
+        with one.run_worker(concurrency=4, poll_interval=0.01), \
+                two.run_worker(concurrency=4, poll_interval=0.01):
+            assert [h.result(timeout=20) for h in handles] == [2 * n for n in range(40)]
+        assert all(h.get().invocations == 1 for h in handles)
+    assert runs == {str(n): 2 for n in range(40)}
 
 
 def test_stop_hands_a_running_execution_back_at_its_next_step(app: App) -> None:
