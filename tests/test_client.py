@@ -16,6 +16,7 @@ from redwood import (
     ExecutionConflict,
     ExecutionFailed,
     ExecutionStatus,
+    LeaseLost,
     ManualClock,
     OperationStatus,
     ResultTimeout,
@@ -328,3 +329,63 @@ def test_cancel_of_a_running_execution_stops_it_at_its_next_operation(app: App) 
     slow_op = handle.operations()[0]
     assert (slow_op.status, slow_op.result) == (OperationStatus.SUCCEEDED, '"slow done"')
     assert handle.history()[-1].type == "ExecutionStopped"
+
+
+def test_cancel_during_a_retry_back_off_stops_at_once(app: App, clock: ManualClock) -> None:
+    runs: Counter[str] = Counter()
+
+    def down() -> None:
+        runs["down"] += 1
+        raise ConnectionError("down")
+
+    @app.function
+    def f(ctx: DurableContext) -> None:
+        ctx.step(down, retry=RetryPolicy.fixed(60.0))
+
+    handle = app.start(f, id="cancel-back-off")
+    worker = app.worker()
+    worker.drain()
+    assert handle.cancel().status is ExecutionStatus.STOPPED
+    clock.advance(600)
+    assert worker.drain() == 0
+    assert runs == {"down": 1}
+
+
+def test_cancel_of_a_running_execution_that_then_waits_stops_without_waiting(
+    app: App, clock: ManualClock
+) -> None:
+    entered, release = threading.Event(), threading.Event()
+
+    def slow() -> str:
+        entered.set()
+        release.wait(10)
+        return "slow"
+
+    @app.function
+    def f(ctx: DurableContext) -> str:
+        ctx.step(slow)
+        ctx.wait(3600)
+        return "too late"
+
+    with app.run_worker():
+        handle = app.start(f, id="cancel-then-wait")
+        assert entered.wait(10)
+        handle.cancel()
+        release.set()
+        wait_until(lambda: handle.status().finished, what="the execution to stop")
+    assert handle.status() is ExecutionStatus.STOPPED
+    assert handle.operations()[0].result == '"slow"'  # its last step's result is kept
+
+
+def test_cancel_of_an_execution_whose_worker_died_stops_it_and_fences_the_worker(
+    app: App, clock: ManualClock
+) -> None:
+    runs: Counter[str] = Counter()
+    handle = app.start(_counting(app, runs), "ada", id="dead-holder")
+    (stale,) = app.engine.claim("dead-worker", 1, 30.0)
+    clock.advance(30)
+    assert handle.cancel().status is ExecutionStatus.STOPPED
+    with pytest.raises(LeaseLost):
+        app.engine.invoke(stale)
+    assert handle.status() is ExecutionStatus.STOPPED
+    assert [e.type for e in handle.history()] == ["ExecutionStarted", "ExecutionStopped"]

@@ -264,3 +264,12 @@ def test_invalid_preset_arguments_are_refused() -> None:
         RetryPolicy.fixed(1.0, max_attempts=0)
     with pytest.raises(ValidationError, match="initial_delay"):
         RetryPolicy.linear(-2.0)
+
+
+def test_zero_delay_retries_all_run_in_one_drain(app: App) -> None:
+    runs: Counter[str] = Counter()
+    handle = app.start(_always_failing(app, RetryPolicy.fixed(0.0, max_attempts=3), runs),
+                       id="no-delay")
+    assert app.worker().drain() == 3
+    assert runs == {"call_api": 3}
+    assert handle.status() is ExecutionStatus.FAILED

@@ -131,6 +131,25 @@ def test_oversized_execution_result_fails_the_execution_and_keeps_its_steps(
         assert handle.operations()[0].result == '"ok"'
 
 
+def test_non_serializable_execution_result_fails_the_execution(app: App) -> None:
+    def one() -> int:
+        return 1
+
+    @app.function
+    def f(ctx: DurableContext) -> object:
+        ctx.step(one)
+        return object()
+
+    handle = app.start(f, id="odd-result")
+    app.worker().drain()
+    execution = handle.get()
+    assert execution.status is ExecutionStatus.FAILED
+    assert execution.error is not None
+    assert execution.error.type == "redwood.errors.SerializationError"
+    assert 'the result of execution "odd-result"' in execution.error.message
+    assert handle.operations()[0].result == "1"
+
+
 def test_non_serializable_input_is_refused_at_start(app: App) -> None:
     @app.function
     def f(ctx: DurableContext, anything: Any) -> None:

@@ -136,6 +136,23 @@ def test_code_that_catches_an_invalid_duration_can_wait_correctly(
     assert [op.type for op in handle.operations()] == [OperationType.WAIT]
 
 
+@pytest.mark.parametrize("duration", [1, 1.5, timedelta(days=366)], ids=repr)
+def test_wait_accepts_durations_from_one_second_to_one_year(
+    app: App, clock: ManualClock, duration: Any
+) -> None:
+    @app.function
+    def f(ctx: DurableContext) -> None:
+        ctx.wait(duration)
+
+    handle = app.start(f, id="bounds")
+    worker = app.worker()
+    worker.drain()
+    total = duration.total_seconds() if isinstance(duration, timedelta) else duration
+    clock.advance(total)
+    worker.drain()
+    assert handle.status() is ExecutionStatus.SUCCEEDED
+
+
 def _register_greeter(app: App, runs: Counter[str]) -> Any:
     def greet(name: str) -> str:
         runs[name] += 1
