@@ -22,6 +22,7 @@ from redwood import (
     ResultTimeout,
     RetryPolicy,
     UnknownExecution,
+    ValidationError,
 )
 
 
@@ -174,6 +175,45 @@ def test_list_pages_with_limit_and_until(app: App, clock: ManualClock) -> None:
         seen.extend(e.id for e in page)
         until = page[-1].created_at
     assert seen == [f"page-{i}" for i in reversed(range(7))]
+
+
+def test_list_pages_through_executions_created_at_the_same_instant(app: App) -> None:
+    greet = _counting(app, Counter())
+    for i in range(7):
+        app.start(greet, "x", id=f"same-{i}")  # the clock does not move between starts
+    seen: list[str] = []
+    page = app.client.list(limit=3)
+    while page:
+        seen.extend(e.id for e in page)
+        page = app.client.list(limit=3, after=page[-1])
+    assert sorted(seen) == [f"same-{i}" for i in range(7)]
+    assert len(seen) == 7
+
+
+@pytest.mark.parametrize("limit", [0, -1])
+def test_list_refuses_a_limit_below_one(app: App, limit: int) -> None:
+    with pytest.raises(ValidationError, match="limit"):
+        app.client.list(limit=limit)
+
+
+def test_concurrent_starts_of_one_id_create_one_execution(app: App) -> None:
+    runs: Counter[str] = Counter()
+    greet = _counting(app, runs)
+    created: list[bool] = []
+    barrier = threading.Barrier(8)
+
+    def start() -> None:
+        barrier.wait()
+        created.append(app.start(greet, "ada", id="contended").created)
+
+    threads = [threading.Thread(target=start) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(created) == [False] * 7 + [True]
+    app.worker().drain()
+    assert runs == {"greet": 1}
 
 
 # --- history ----------------------------------------------------------------------------------
