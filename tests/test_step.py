@@ -18,6 +18,7 @@ from redwood import (
     RetryPolicy,
     StepContext,
     StepFailed,
+    StepSemantics,
 )
 
 
@@ -72,7 +73,7 @@ def test_step_returns_the_same_value_on_first_run_and_on_replay(
 ) -> None:
     seen: list[Any] = []
 
-    def pair():  # type: ignore[no-untyped-def]  # no hint: plain JSON comes back
+    def pair():  # no return hint: plain JSON comes back
         return (1, "a")
 
     @any_app.function
@@ -235,3 +236,58 @@ def test_exception_raised_by_the_function_itself_fails_the_execution(any_app: Ap
     with pytest.raises(ExecutionFailed, match="RuntimeError: bad order"):
         handle.result(timeout=5)
     assert handle.operations()[0].status is OperationStatus.SUCCEEDED
+
+
+def test_at_most_once_step_records_its_start_before_the_body_runs(app: App) -> None:
+    seen_by_body: list[list[tuple[str, OperationStatus, int]]] = []
+
+    def charge() -> str:
+        seen_by_body.append([(op.id, op.status, op.attempt)
+                             for op in app.client.operations("once")])
+        return "charged"
+
+    def plain() -> str:
+        seen_by_body.append([(op.id, op.status, op.attempt)
+                             for op in app.client.operations("once")])
+        return "plain"
+
+    @app.function
+    def f(ctx: DurableContext) -> list[str]:
+        return [ctx.step(charge, semantics=StepSemantics.AT_MOST_ONCE_PER_RETRY),
+                ctx.step(plain)]
+
+    handle = app.start(f, id="once")
+    app.worker().drain()
+    assert handle.result(timeout=5) == ["charged", "plain"]
+    assert seen_by_body == [
+        [("1", OperationStatus.STARTED, 1)],  # durable before the body ran
+        [("1", OperationStatus.SUCCEEDED, 1)],  # at least once: nothing about "2" yet
+    ]
+
+
+def test_at_most_once_step_retries_with_a_new_start_per_attempt(
+    app: App, clock: ManualClock
+) -> None:
+    runs: Counter[str] = Counter()
+
+    def charge() -> str:
+        runs["charge"] += 1
+        if runs["charge"] == 1:
+            raise ConnectionError("gateway timeout")
+        return "charged"
+
+    @app.function
+    def f(ctx: DurableContext) -> str:
+        return ctx.step(charge, semantics=StepSemantics.AT_MOST_ONCE_PER_RETRY,
+                        retry=RetryPolicy.fixed(5.0))
+
+    handle = app.start(f, id="once-retried")
+    worker = app.worker()
+    worker.drain()
+    clock.advance(5)
+    worker.drain()
+    assert handle.result(timeout=5) == "charged"
+    steps = [(e.type, e.details.get("attempt")) for e in handle.history()
+             if e.type.startswith("Step")]
+    assert steps == [("StepStarted", 1), ("StepFailed", 1), ("StepStarted", 2),
+                     ("StepSucceeded", 2)]
