@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -148,3 +149,25 @@ def test_codec_reports_a_stored_value_that_no_longer_fits_its_type() -> None:
     with pytest.raises(SerializationError, match="Cannot read back the result"):
         codec.decode('{"owner": 3}', Cart, "the result")
     assert codec.decode(None, Cart, "nothing") is None
+
+
+class _Pricer:
+    """A durable function that is a callable object, not a plain function."""
+
+    def __call__(self, ctx: DurableContext, cart: Cart) -> Receipt:
+        return ctx.step(_total, cart)
+
+
+def _priced_with(discount: int, ctx: DurableContext, cart: Cart) -> Receipt:
+    receipt = ctx.step(_total, cart)
+    return dataclasses.replace(receipt, total=receipt.total - discount)
+
+
+def test_callable_objects_and_partials_get_their_typed_input(any_app: App) -> None:
+    pricer = any_app.function(_Pricer(), name="pricer")  # type: ignore[call-overload]
+    discounted = any_app.function(functools.partial(_priced_with, 1), name="discounted")
+    first = any_app.start(pricer, CART, id="object")
+    second = any_app.start(discounted, CART.model_dump(), id="partial")
+    any_app.worker().drain()
+    assert first.result(timeout=5) == _total(CART)
+    assert second.result(timeout=5) == dataclasses.replace(_total(CART), total=2.75)

@@ -62,10 +62,11 @@ def test_background_worker_resumes_a_wait_when_the_clock_passes_it(
         ctx.wait(120)
         return "rested"
 
-    with app.run_worker():
+    with app.run_worker() as worker:
         handle = app.start(nap, id="nap")
         wait_until(lambda: handle.get().lease_owner is None and bool(handle.operations()),
                    what="the execution to suspend in its wait")
+        wait_until(lambda: worker.in_flight == 0, what="the invocation to end")
         clock.advance(120)
         assert handle.result(timeout=10) == "rested"
 
