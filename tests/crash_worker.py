@@ -2,8 +2,8 @@
 
 Run as ``python crash_worker.py DATABASE SIDE_FILE MODE [KILL_IN_STEP]``: MODE ``drain`` runs
 every ready execution once, ``serve`` runs a background worker until every execution has ended.
-Step bodies append their name to SIDE_FILE before returning, so the test can count how often each
-body ran; a body named KILL_IN_STEP SIGKILLs its own process right after appending.
+Step bodies append "<order> <step>" to SIDE_FILE before returning, so the test can count how often
+each body ran; a body named KILL_IN_STEP SIGKILLs its own process right after appending.
 Set REDWOOD_FAULT (see redwood.faults) to die at a commit instead.
 """
 
@@ -24,22 +24,22 @@ LEASE_SECONDS = 0.5
 def register(app: App, side_file: Path, kill_in: str | None = None) -> None:
     """Register ``pipeline`` (at-least-once steps) and two at-most-once variants of it."""
 
-    def ran(step: str) -> None:
+    def ran(order: str, step: str) -> None:
         with side_file.open("a") as side:
-            side.write(step + "\n")
+            side.write(f"{order} {step}\n")
         if step == kill_in:
             os.kill(os.getpid(), signal.SIGKILL)
 
     def reserve(order: str) -> str:
-        ran("reserve")
+        ran(order, "reserve")
         return f"reserved {order}"
 
-    def charge(receipt: str) -> str:
-        ran("charge")
+    def charge(order: str, receipt: str) -> str:
+        ran(order, "charge")
         return f"charged for {receipt}"
 
-    def ship(payment: str) -> str:
-        ran("ship")
+    def ship(order: str, payment: str) -> str:
+        ran(order, "ship")
         return f"shipped after {payment}"
 
     def pipeline(
@@ -47,8 +47,8 @@ def register(app: App, side_file: Path, kill_in: str | None = None) -> None:
     ) -> Callable[[DurableContext, str], list[str]]:
         def run(ctx: DurableContext, order: str) -> list[str]:
             reserved = ctx.step(reserve, order)
-            charged = ctx.step(charge, reserved, semantics=semantics, retry=retry)
-            return [reserved, charged, ctx.step(ship, charged)]
+            charged = ctx.step(charge, order, reserved, semantics=semantics, retry=retry)
+            return [reserved, charged, ctx.step(ship, order, charged)]
 
         return run
 

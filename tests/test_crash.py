@@ -47,8 +47,10 @@ def _worker_process(db_path: Path, side_file: Path, mode: str = "drain",
     return subprocess.run(argv, env=env, timeout=60, check=False).returncode
 
 
-def _bodies(side_file: Path) -> Counter[str]:
-    return Counter(side_file.read_text().split()) if side_file.exists() else Counter()
+def _bodies(side_file: Path, order: str = "order-1") -> Counter[str]:
+    """How often each step body of ``order`` ran, from the lines the bodies appended."""
+    lines = side_file.read_text().splitlines() if side_file.exists() else []
+    return Counter(step for who, step in (line.split() for line in lines) if who == order)
 
 
 def _recover(db_path: Path, side_file: Path, advance: float = 0.0) -> App:
@@ -156,3 +158,34 @@ def test_a_fresh_worker_process_takes_over_after_the_lease_expires(
     assert _worker_process(db_path, side_file, mode="serve") == 0
     assert starter.client.result("order-1", timeout=5) == EXPECTED
     assert _bodies(side_file) == {"reserve": 1, "charge": 1, "ship": 2}
+
+
+def _expected(order: str) -> list[str]:
+    return [f"reserved {order}", f"charged for reserved {order}",
+            f"shipped after charged for reserved {order}"]
+
+
+@pytest.mark.parametrize("nth", [3, 4])
+def test_killed_during_a_group_commit_of_many_executions_loses_none_of_them(
+    starter: App, db_path: Path, side_file: Path, nth: int
+) -> None:
+    orders = [f"order-{i}" for i in range(8)]
+    for order in orders:
+        starter.start("pipeline", order, id=order)
+    # A background worker commits the checkpoints of concurrent executions together; it dies
+    # before one of those commits, with several executions' checkpoints in the batch.
+    assert _worker_process(db_path, side_file, mode="serve",
+                           fault=f"commit.before:{nth}") == -signal.SIGKILL
+    ran_before = {order: _bodies(side_file, order) for order in orders}
+    recorded_before = {order: _recorded(starter, order) for order in orders}
+    assert sum(map(len, recorded_before.values())) < 3 * len(orders)  # it died mid-way
+
+    recovery = _recover(db_path, side_file)
+    for order in orders:
+        assert recovery.client.result(order, timeout=5) == _expected(order)
+        recorded_after = _recorded(recovery, order)
+        assert {k: recorded_after[k] for k in recorded_before[order]} == recorded_before[order]
+        for step in ("reserve", "charge", "ship"):
+            again = 0 if step in recorded_before[order] else 1
+            assert _bodies(side_file, order)[step] == ran_before[order][step] + again, (order, step)
+    recovery.close()
