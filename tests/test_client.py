@@ -50,20 +50,20 @@ def _sleeper(app: App) -> Any:
 # --- starting ---------------------------------------------------------------------------------
 
 
-def test_starting_the_same_id_twice_returns_the_first_execution(app: App) -> None:
+def test_starting_the_same_id_twice_returns_the_first_execution(any_app: App) -> None:
     runs: Counter[str] = Counter()
-    greet = _counting(app, runs)
-    first = app.start(greet, "ada", id="greeting-1")
-    second = app.start(greet, "bob", id="greeting-1")
+    greet = _counting(any_app, runs)
+    first = any_app.start(greet, "ada", id="greeting-1")
+    second = any_app.start(greet, "bob", id="greeting-1")
     assert (first.id, first.created) == ("greeting-1", True)
     assert (second.id, second.created) == ("greeting-1", False)
-    app.worker().drain()
+    any_app.worker().drain()
     assert second.result(timeout=5) == "hello ada"
     assert runs == {"greet": 1}
-    third = app.start(greet, "eve", id="greeting-1")  # also after it finished
+    third = any_app.start(greet, "eve", id="greeting-1")  # also after it finished
     assert third.created is False
     assert third.result(timeout=5) == "hello ada"
-    assert len(app.client.list()) == 1
+    assert len(any_app.client.list()) == 1
 
 
 def test_same_id_for_another_function_is_a_conflict(app: App) -> None:
@@ -114,13 +114,13 @@ def test_result_times_out_while_the_execution_waits(app: App) -> None:
     assert handle.status() is ExecutionStatus.RUNNING
 
 
-def test_result_of_a_failed_execution_raises_execution_failed(app: App) -> None:
-    @app.function
+def test_result_of_a_failed_execution_raises_execution_failed(any_app: App) -> None:
+    @any_app.function
     def broken(ctx: DurableContext) -> None:
         raise ValueError("bad input")
 
-    handle = app.start(broken, id="broken")
-    app.worker().drain()
+    handle = any_app.start(broken, id="broken")
+    any_app.worker().drain()
     with pytest.raises(ExecutionFailed) as raised:
         handle.result(timeout=5)
     assert (raised.value.status, raised.value.error_type, raised.value.error_message) == (
@@ -301,9 +301,9 @@ def test_history_of_a_failed_execution_ends_with_execution_failed(app: App) -> N
 # --- cancelling -------------------------------------------------------------------------------
 
 
-def test_cancel_stops_a_waiting_execution_for_good(app: App, clock: ManualClock) -> None:
-    handle = app.start(_sleeper(app), id="cancel-waiting")
-    worker = app.worker()
+def test_cancel_stops_a_waiting_execution_for_good(any_app: App, clock: ManualClock) -> None:
+    handle = any_app.start(_sleeper(any_app), id="cancel-waiting")
+    worker = any_app.worker()
     worker.drain()
     stopped = handle.cancel()
     assert stopped.status is ExecutionStatus.STOPPED
@@ -371,19 +371,19 @@ def test_cancel_of_a_running_execution_stops_it_at_its_next_operation(app: App) 
     assert handle.history()[-1].type == "ExecutionStopped"
 
 
-def test_cancel_during_a_retry_back_off_stops_at_once(app: App, clock: ManualClock) -> None:
+def test_cancel_during_a_retry_back_off_stops_at_once(any_app: App, clock: ManualClock) -> None:
     runs: Counter[str] = Counter()
 
     def down() -> None:
         runs["down"] += 1
         raise ConnectionError("down")
 
-    @app.function
+    @any_app.function
     def f(ctx: DurableContext) -> None:
         ctx.step(down, retry=RetryPolicy.fixed(60.0))
 
-    handle = app.start(f, id="cancel-back-off")
-    worker = app.worker()
+    handle = any_app.start(f, id="cancel-back-off")
+    worker = any_app.worker()
     worker.drain()
     assert handle.cancel().status is ExecutionStatus.STOPPED
     clock.advance(600)

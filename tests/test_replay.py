@@ -81,11 +81,11 @@ def test_changed_step_name_fails_the_execution_with_non_determinism(
 
 
 def test_a_different_operation_type_at_a_recorded_position_is_non_determinism(
-    app: App, clock: ManualClock
+    any_app: App, clock: ManualClock
 ) -> None:
     raised: list[NonDeterminism] = []
 
-    @app.function
+    @any_app.function
     def f(ctx: DurableContext) -> None:
         try:
             if STEP_NAME["current"] == "charge_card":
@@ -97,8 +97,8 @@ def test_a_different_operation_type_at_a_recorded_position_is_non_determinism(
             raise
         ctx.wait(5)
 
-    handle = app.start(f, id="kinds")
-    worker = app.worker()
+    handle = any_app.start(f, id="kinds")
+    worker = any_app.worker()
     worker.drain()
     STEP_NAME["current"] = "wait instead"
     clock.advance(5)
@@ -126,22 +126,22 @@ def test_code_that_catches_non_determinism_still_ends_failed(
     assert runs == {}
 
 
-def test_non_determinism_stops_every_later_operation(app: App, clock: ManualClock) -> None:
+def test_non_determinism_stops_every_later_operation(any_app: App, clock: ManualClock) -> None:
     later: list[str] = []
 
     def after() -> str:
         later.append("ran")
         return "after"
 
-    @app.function
+    @any_app.function
     def f(ctx: DurableContext) -> str:
         with contextlib.suppress(NonDeterminism):  # user code swallowing it changes nothing
             ctx.step(_charge, name=STEP_NAME["current"])
         ctx.wait(1)
         return ctx.step(after)
 
-    handle = app.start(f, id="later")
-    worker = app.worker()
+    handle = any_app.start(f, id="later")
+    worker = any_app.worker()
     worker.drain()
     STEP_NAME["current"] = "other"
     clock.advance(1)

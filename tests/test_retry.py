@@ -46,12 +46,12 @@ def _retry_details(app: App, execution_id: str) -> list[dict[str, Any]]:
             if event.type == "StepFailed" and "retry" in event.details]
 
 
-def test_retries_wait_the_policy_delays_between_attempts(app: App, clock: ManualClock) -> None:
+def test_retries_wait_the_policy_delays_between_attempts(any_app: App, clock: ManualClock) -> None:
     policy = RetryPolicy(max_attempts=4, initial_delay=2.0, backoff_rate=3.0, max_delay=10.0,
                          jitter=0.0)
     runs: Counter[str] = Counter()
-    handle = app.start(_always_failing(app, policy, runs), id="backoff")
-    worker = app.worker()
+    handle = any_app.start(_always_failing(any_app, policy, runs), id="backoff")
+    worker = any_app.worker()
     failed_at = []
     for expected_delay in (2.0, 6.0, 10.0):  # 2, 2*3, then capped at max_delay
         worker.drain()
@@ -62,23 +62,25 @@ def test_retries_wait_the_policy_delays_between_attempts(app: App, clock: Manual
         clock.advance(expected_delay)
     worker.drain()
     assert runs == {"call_api": 4}
-    assert _retry_details(app, "backoff") == [
+    assert _retry_details(any_app, "backoff") == [
         {"next_attempt_at": t + d, "delay": d} for t, d in zip(failed_at, (2.0, 6.0, 10.0),
                                                               strict=True)]
     with pytest.raises(ExecutionFailed, match="failed after 4 attempt"):
         handle.result(timeout=5)
 
 
-def test_linear_growth_adds_the_initial_delay_each_attempt(app: App, clock: ManualClock) -> None:
+def test_linear_growth_adds_the_initial_delay_each_attempt(
+    any_app: App, clock: ManualClock
+) -> None:
     runs: Counter[str] = Counter()
-    handle = app.start(_always_failing(app, RetryPolicy.linear(3.0, max_attempts=4), runs),
+    handle = any_app.start(_always_failing(any_app, RetryPolicy.linear(3.0, max_attempts=4), runs),
                        id="linear")
-    worker = app.worker()
+    worker = any_app.worker()
     for delay in (3.0, 6.0, 9.0):
         worker.drain()
         clock.advance(delay)
     worker.drain()
-    assert [d["delay"] for d in _retry_details(app, "linear")] == [3.0, 6.0, 9.0]
+    assert [d["delay"] for d in _retry_details(any_app, "linear")] == [3.0, 6.0, 9.0]
     assert runs == {"call_api": 4}
     assert handle.status() is ExecutionStatus.FAILED
 
@@ -138,54 +140,56 @@ def test_step_succeeds_on_a_later_attempt(any_app: App, clock: ManualClock) -> N
     assert (op.status, op.attempt) == (OperationStatus.SUCCEEDED, 3)
 
 
-def test_error_outside_retryable_types_fails_at_once(app: App) -> None:
+def test_error_outside_retryable_types_fails_at_once(any_app: App) -> None:
     runs: Counter[str] = Counter()
 
     def parse() -> None:
         runs["parse"] += 1
         raise ValueError("not a number")
 
-    @app.function
+    @any_app.function
     def f(ctx: DurableContext) -> None:
         ctx.step(parse, retry=RetryPolicy(retryable=(ConnectionError,), jitter=0))
 
-    handle = app.start(f, id="not-retryable")
-    app.worker().drain()
+    handle = any_app.start(f, id="not-retryable")
+    any_app.worker().drain()
     assert runs == {"parse": 1}
     assert handle.status() is ExecutionStatus.FAILED
 
 
-def test_non_retryable_type_wins_over_retryable(app: App) -> None:
+def test_non_retryable_type_wins_over_retryable(any_app: App) -> None:
     runs: Counter[str] = Counter()
 
     def lookup() -> None:
         runs["lookup"] += 1
         raise KeyError("sku-9")
 
-    @app.function
+    @any_app.function
     def f(ctx: DurableContext) -> None:
         ctx.step(lookup, retry=RetryPolicy(retryable=(Exception,), non_retryable=(LookupError,)))
 
-    handle = app.start(f, id="non-retryable")
-    app.worker().drain()
+    handle = any_app.start(f, id="non-retryable")
+    any_app.worker().drain()
     assert runs == {"lookup": 1}
     op = handle.operations()[0]
     assert (op.status, op.attempt) == (OperationStatus.FAILED, 1)
 
 
-def test_function_retry_policy_is_the_default_of_its_steps(app: App, clock: ManualClock) -> None:
+def test_function_retry_policy_is_the_default_of_its_steps(
+    any_app: App, clock: ManualClock
+) -> None:
     runs: Counter[str] = Counter()
 
     def call() -> None:
         runs["call"] += 1
         raise OSError("nope")
 
-    @app.function(retry=RetryPolicy.fixed(1.0, max_attempts=2))
+    @any_app.function(retry=RetryPolicy.fixed(1.0, max_attempts=2))
     def f(ctx: DurableContext) -> None:
         ctx.step(call)
 
-    handle = app.start(f, id="function-default")
-    worker = app.worker()
+    handle = any_app.start(f, id="function-default")
+    worker = any_app.worker()
     worker.drain()
     clock.advance(1.0)
     worker.drain()

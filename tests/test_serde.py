@@ -106,7 +106,7 @@ def test_async_functions_rebuild_typed_values_too(any_app: App) -> None:
     assert handle.result(timeout=5) == _total(CART)
 
 
-def test_a_step_can_bring_its_own_serde(app: App) -> None:
+def test_a_step_can_bring_its_own_serde(any_app: App) -> None:
     class Upper(JsonSerde):
         def encode(self, value: Any) -> str:
             return json.dumps(str(value).upper())
@@ -114,12 +114,12 @@ def test_a_step_can_bring_its_own_serde(app: App) -> None:
     def word() -> str:
         return "quiet"
 
-    @app.function
+    @any_app.function
     def f(ctx: DurableContext) -> str:
         return ctx.step(word, serde=Upper())
 
-    handle = app.start(f, id="serde")
-    app.worker().drain()
+    handle = any_app.start(f, id="serde")
+    any_app.worker().drain()
     assert handle.result(timeout=5) == "QUIET"
     assert handle.operations()[0].result == '"QUIET"'
 

@@ -49,17 +49,17 @@ def test_replay_skips_completed_steps(any_app: App, clock: ManualClock) -> None:
     assert runs == {"charge": 1, "ship": 1}
 
 
-def test_journal_records_each_step_under_its_deterministic_id(app: App) -> None:
+def test_journal_records_each_step_under_its_deterministic_id(any_app: App) -> None:
     def double(x: int) -> int:
         return 2 * x
 
-    @app.function
+    @any_app.function
     def twice(ctx: DurableContext, x: int) -> int:
         y = ctx.step(double, x)
         return ctx.step(double, y, name="double-again")
 
-    handle = app.start(twice, 5, id="twice")
-    app.worker().drain()
+    handle = any_app.start(twice, 5, id="twice")
+    any_app.worker().drain()
     assert handle.result(timeout=5) == 20
     journal = [(op.id, op.type, op.name, op.status, op.result) for op in handle.operations()]
     assert journal == [
@@ -128,7 +128,7 @@ def test_recorded_step_failure_reraises_identically_on_replay(
     assert (is_value, is_exception, is_key) == (True, True, False)
 
 
-def test_step_failed_matches_the_recorded_class_hierarchy(app: App) -> None:
+def test_step_failed_matches_the_recorded_class_hierarchy(any_app: App) -> None:
     class PaymentError(LookupError):
         pass
 
@@ -137,7 +137,7 @@ def test_step_failed_matches_the_recorded_class_hierarchy(app: App) -> None:
     def pay() -> None:
         raise PaymentError("no such card")
 
-    @app.function
+    @any_app.function
     def f(ctx: DurableContext) -> None:
         try:
             ctx.step(pay, retry=RetryPolicy.none())
@@ -146,8 +146,8 @@ def test_step_failed_matches_the_recorded_class_hierarchy(app: App) -> None:
                             error.matches(KeyError), error.matches(ValueError)])
             raise
 
-    handle = app.start(f, id="pay")
-    app.worker().drain()
+    handle = any_app.start(f, id="pay")
+    any_app.worker().drain()
     assert matches == [True, True, False, False]
     with pytest.raises(ExecutionFailed) as failed:
         handle.result(timeout=5)
@@ -177,7 +177,7 @@ def test_code_that_catches_step_failed_continues_with_later_steps(any_app: App) 
         ("fail", OperationStatus.FAILED), ("fallback", OperationStatus.SUCCEEDED)]
 
 
-def test_step_body_gets_a_step_context_with_its_attempt(app: App, clock: ManualClock) -> None:
+def test_step_body_gets_a_step_context_with_its_attempt(any_app: App, clock: ManualClock) -> None:
     attempts: list[tuple[str, str, int]] = []
 
     def flaky(step: StepContext, word: str) -> str:
@@ -186,12 +186,12 @@ def test_step_body_gets_a_step_context_with_its_attempt(app: App, clock: ManualC
             raise ConnectionError("blip")
         return word.upper()
 
-    @app.function
+    @any_app.function
     def f(ctx: DurableContext) -> str:
         return ctx.step(flaky, "ok", retry=RetryPolicy.fixed(1, max_attempts=3))
 
-    handle = app.start(f, id="ctx")
-    worker = app.worker()
+    handle = any_app.start(f, id="ctx")
+    worker = any_app.worker()
     for _ in range(3):
         worker.drain()
         clock.advance(1)
@@ -199,20 +199,20 @@ def test_step_body_gets_a_step_context_with_its_attempt(app: App, clock: ManualC
     assert attempts == [("1", "flaky", 1), ("1", "flaky", 2), ("1", "flaky", 3)]
 
 
-def test_unhandled_step_failure_fails_the_execution_and_keeps_earlier_results(app: App) -> None:
+def test_unhandled_step_failure_fails_the_execution_and_keeps_earlier_results(any_app: App) -> None:
     def first() -> str:
         return "kept"
 
     def second() -> None:
         raise KeyError("missing")
 
-    @app.function
+    @any_app.function
     def f(ctx: DurableContext) -> None:
         ctx.step(first)
         ctx.step(second, retry=RetryPolicy.none())
 
-    handle = app.start(f, id="fails")
-    app.worker().drain()
+    handle = any_app.start(f, id="fails")
+    any_app.worker().drain()
     assert handle.status() is ExecutionStatus.FAILED
     first_op, second_op = handle.operations()
     assert (first_op.status, first_op.result) == (OperationStatus.SUCCEEDED, '"kept"')
@@ -238,26 +238,26 @@ def test_exception_raised_by_the_function_itself_fails_the_execution(any_app: Ap
     assert handle.operations()[0].status is OperationStatus.SUCCEEDED
 
 
-def test_at_most_once_step_records_its_start_before_the_body_runs(app: App) -> None:
+def test_at_most_once_step_records_its_start_before_the_body_runs(any_app: App) -> None:
     seen_by_body: list[list[tuple[str, OperationStatus, int]]] = []
 
     def charge() -> str:
         seen_by_body.append([(op.id, op.status, op.attempt)
-                             for op in app.client.operations("once")])
+                             for op in any_app.client.operations("once")])
         return "charged"
 
     def plain() -> str:
         seen_by_body.append([(op.id, op.status, op.attempt)
-                             for op in app.client.operations("once")])
+                             for op in any_app.client.operations("once")])
         return "plain"
 
-    @app.function
+    @any_app.function
     def f(ctx: DurableContext) -> list[str]:
         return [ctx.step(charge, semantics=StepSemantics.AT_MOST_ONCE_PER_RETRY),
                 ctx.step(plain)]
 
-    handle = app.start(f, id="once")
-    app.worker().drain()
+    handle = any_app.start(f, id="once")
+    any_app.worker().drain()
     assert handle.result(timeout=5) == ["charged", "plain"]
     assert seen_by_body == [
         [("1", OperationStatus.STARTED, 1)],  # durable before the body ran
@@ -266,7 +266,7 @@ def test_at_most_once_step_records_its_start_before_the_body_runs(app: App) -> N
 
 
 def test_at_most_once_step_retries_with_a_new_start_per_attempt(
-    app: App, clock: ManualClock
+    any_app: App, clock: ManualClock
 ) -> None:
     runs: Counter[str] = Counter()
 
@@ -276,13 +276,13 @@ def test_at_most_once_step_retries_with_a_new_start_per_attempt(
             raise ConnectionError("gateway timeout")
         return "charged"
 
-    @app.function
+    @any_app.function
     def f(ctx: DurableContext) -> str:
         return ctx.step(charge, semantics=StepSemantics.AT_MOST_ONCE_PER_RETRY,
                         retry=RetryPolicy.fixed(5.0))
 
-    handle = app.start(f, id="once-retried")
-    worker = app.worker()
+    handle = any_app.start(f, id="once-retried")
+    worker = any_app.worker()
     worker.drain()
     clock.advance(5)
     worker.drain()

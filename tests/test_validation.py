@@ -62,10 +62,10 @@ def test_unknown_function_name_is_refused_and_names_the_known_ones(app: App) -> 
     assert app.client.list() == []
 
 
-def test_non_serializable_step_result_fails_the_step_at_once(app: App) -> None:
-    f, runs = _keeps_first_step(app, lambda: {"when": object()})
-    handle = app.start(f, id="not-json")
-    app.worker().drain()
+def test_non_serializable_step_result_fails_the_step_at_once(any_app: App) -> None:
+    f, runs = _keeps_first_step(any_app, lambda: {"when": object()})
+    handle = any_app.start(f, id="not-json")
+    any_app.worker().drain()
     assert runs == {"first": 1, "produce": 1}  # not retried, though the default policy retries
     assert handle.status() is ExecutionStatus.FAILED
     first, second = handle.operations()
@@ -131,17 +131,17 @@ def test_oversized_execution_result_fails_the_execution_and_keeps_its_steps(
         assert handle.operations()[0].result == '"ok"'
 
 
-def test_non_serializable_execution_result_fails_the_execution(app: App) -> None:
+def test_non_serializable_execution_result_fails_the_execution(any_app: App) -> None:
     def one() -> int:
         return 1
 
-    @app.function
+    @any_app.function
     def f(ctx: DurableContext) -> object:
         ctx.step(one)
         return object()
 
-    handle = app.start(f, id="odd-result")
-    app.worker().drain()
+    handle = any_app.start(f, id="odd-result")
+    any_app.worker().drain()
     execution = handle.get()
     assert execution.status is ExecutionStatus.FAILED
     assert execution.error is not None
@@ -188,16 +188,16 @@ def test_input_that_does_not_fit_the_declared_model_is_refused_at_start(app: App
     assert good.result(timeout=5) == 3
 
 
-def test_async_step_body_in_a_sync_function_is_refused_without_retry(app: App) -> None:
+def test_async_step_body_in_a_sync_function_is_refused_without_retry(any_app: App) -> None:
     async def fetch() -> str:
         return "never"
 
-    @app.function
+    @any_app.function
     def f(ctx: DurableContext) -> None:
         ctx.step(fetch)  # type: ignore[arg-type]
 
-    handle = app.start(f, id="async-in-sync")
-    app.worker().drain()
+    handle = any_app.start(f, id="async-in-sync")
+    any_app.worker().drain()
     (op,) = handle.operations()
     assert op.status is OperationStatus.FAILED and op.attempt == 1
     assert op.error is not None and "Make the durable function `async def`" in op.error.message
@@ -243,13 +243,13 @@ def test_unsupported_database_url_is_refused(tmp_path: Path) -> None:
         App("mysql://localhost/db")
 
 
-def test_invalid_retry_policy_argument_fails_in_the_callers_code(app: App) -> None:
+def test_invalid_retry_policy_argument_fails_in_the_callers_code(any_app: App) -> None:
     errors: list[ValidationError] = []
 
     def fail() -> None:
         raise RuntimeError("x")
 
-    @app.function
+    @any_app.function
     def f(ctx: DurableContext) -> None:
         try:
             ctx.step(fail, retry=RetryPolicy(max_attempts=-1))
@@ -257,8 +257,8 @@ def test_invalid_retry_policy_argument_fails_in_the_callers_code(app: App) -> No
             errors.append(error)
             raise
 
-    handle = app.start(f, id="bad-policy")
-    app.worker().drain()
+    handle = any_app.start(f, id="bad-policy")
+    any_app.worker().drain()
     (error,) = errors
     assert "max_attempts" in str(error)
     assert handle.operations() == []

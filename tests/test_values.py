@@ -167,13 +167,13 @@ def test_is_replaying_is_true_only_before_the_first_new_operation(
                         ("start", True), ("after step", True), ("after wait", False)]
 
 
-def test_values_are_recorded_as_succeeded_steps(app: App) -> None:
-    @app.function
+def test_values_are_recorded_as_succeeded_steps(any_app: App) -> None:
+    @any_app.function
     def f(ctx: DurableContext) -> float:
         return ctx.random()
 
-    handle = app.start(f, id="recorded")
-    app.worker().drain()
+    handle = any_app.start(f, id="recorded")
+    any_app.worker().drain()
     (op,) = handle.operations()
     assert op.status is OperationStatus.SUCCEEDED
     assert op.result is not None and float(op.result) == handle.result(timeout=5)

@@ -87,14 +87,14 @@ BAD_DURATIONS: list[Any] = [0, -5, 0.5, math.nan, math.inf, 367 * 86400, timedel
 
 @pytest.mark.parametrize("duration", BAD_DURATIONS, ids=repr)
 def test_invalid_wait_duration_raises_and_keeps_what_was_recorded(
-    app: App, duration: Any
+    any_app: App, duration: Any
 ) -> None:
     errors: list[ValidationError] = []
 
     def pay() -> str:
         return "paid"
 
-    @app.function
+    @any_app.function
     def f(ctx: DurableContext) -> str:
         receipt = ctx.step(pay)
         try:
@@ -104,8 +104,8 @@ def test_invalid_wait_duration_raises_and_keeps_what_was_recorded(
             raise
         return receipt
 
-    handle = app.start(f, id="bad-wait")
-    app.worker().drain()
+    handle = any_app.start(f, id="bad-wait")
+    any_app.worker().drain()
     (error,) = errors
     assert error.what == "ctx.wait duration"
     assert "ctx.wait duration must be" in str(error)
