@@ -26,25 +26,22 @@ def _charge() -> str:
     return "charged"
 
 
-def _reserve() -> str:
-    return "reserved"
-
-
-def _register(app: App, runs: Counter[str], catch: bool = False) -> Any:
+def _register(app: App, runs: Counter[str], caught: list[NonDeterminism] | None = None) -> Any:
     def reserve_stock() -> str:
         runs["reserve_stock"] += 1
         return "reserved"
 
     @app.function
     def order(ctx: DurableContext) -> str:
-        ctx.step(_charge, name=STEP_NAME["current"])
-        ctx.wait(60)
         try:
-            return ctx.step(reserve_stock)
-        except NonDeterminism:
-            if not catch:
+            ctx.step(_charge, name=STEP_NAME["current"])
+        except NonDeterminism as error:
+            if caught is None:
                 raise
-            return "swallowed"
+            caught.append(error)
+            return "swallowed"  # and pretend all is well
+        ctx.wait(60)
+        return ctx.step(reserve_stock)
 
     return order
 
@@ -114,7 +111,8 @@ def test_code_that_catches_non_determinism_still_ends_failed(
     any_app: App, clock: ManualClock
 ) -> None:
     runs: Counter[str] = Counter()
-    handle = any_app.start(_register(any_app, runs, catch=True), id="caught")
+    caught: list[NonDeterminism] = []
+    handle = any_app.start(_register(any_app, runs, caught), id="caught")
     worker = any_app.worker()
     worker.drain()
     STEP_NAME["current"] = "renamed"
@@ -123,6 +121,7 @@ def test_code_that_catches_non_determinism_still_ends_failed(
     with pytest.raises(ExecutionFailed) as failed:
         handle.result(timeout=5)
     assert failed.value.error_type == "redwood.errors.NonDeterminism"
+    assert len(caught) == 1 and caught[0].position == "1"
     assert runs == {}
 
 
