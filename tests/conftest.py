@@ -28,7 +28,18 @@ def app(db_path: Path, clock: ManualClock) -> Iterator[App]:
     application.close()
 
 
-def wait_until(predicate: Callable[[], bool], timeout: float = 10.0, what: str = "condition") -> None:
+@pytest.fixture(params=[False, True], ids=["replay-on-resume", "always-replay"])
+def any_app(request: pytest.FixtureRequest, db_path: Path, clock: ManualClock) -> Iterator[App]:
+    """The app twice: as usual, and with always_replay (suspend and replay after every step),
+    so one test proves both modes give the same results."""
+    application = App(db_path, clock=clock, always_replay=request.param)
+    yield application
+    application.close()
+
+
+def wait_until(
+    predicate: Callable[[], bool], timeout: float = 10.0, what: str = "condition"
+) -> None:
     """Poll ``predicate`` until true; fail the test after ``timeout`` real seconds."""
     deadline = time.monotonic() + timeout
     delay = 0.001
@@ -36,13 +47,5 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 10.0, what: str =
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         # Not a sleep to wait for something to happen: a back-off between checks of it.
-        time.sleep(delay)  # noqa: sleep-ok
+        time.sleep(delay)
         delay = min(delay * 2, 0.05)
-
-
-@pytest.fixture(params=[False, True], ids=["replay-on-resume", "always-replay"])
-def any_app(request: pytest.FixtureRequest, db_path: Path, clock: ManualClock) -> Iterator[App]:
-    """The app twice: as configured by default, and suspending to replay after every operation."""
-    application = App(db_path, clock=clock, always_replay=request.param)
-    yield application
-    application.close()

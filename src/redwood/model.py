@@ -21,10 +21,9 @@ class ErrorRecord:
     @classmethod
     def from_exception(cls, error: BaseException) -> ErrorRecord:
         """Record ``error`` so it can be shown and matched after a replay in another process."""
+        # Exception and BaseException stay in: StepFailed.matches(Exception) must hold.
         mro = tuple(
-            f"{c.__module__}.{c.__qualname__}"
-            for c in type(error).__mro__
-            if c not in (BaseException, Exception, object)
+            f"{c.__module__}.{c.__qualname__}" for c in type(error).__mro__ if c is not object
         )
         text = "".join(traceback.format_exception(error)) if error.__traceback__ else None
         return cls(type=mro[0] if mro else type(error).__qualname__, message=str(error),

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from redwood.clock import Clock
-from redwood.errors import NonDeterminism
+from redwood.errors import LeaseLost, NonDeterminism
 from redwood.model import Operation, OperationUpdate
 from redwood.sdk.seam import Seam
 from redwood.sdk.signals import Stop, Suspend
@@ -46,7 +46,10 @@ class InvocationState:
         self.options = options
         self.codec = options.codec
         self.journal: dict[str, Operation] = {op.id: op for op in operations}
-        self.replaying = any(op.status.finished for op in self.journal.values())
+        # Replay lasts until the code has walked past every operation the journal holds as
+        # finished (a timer fired at claim time included); whatever it does after that is new.
+        self._unvisited = {op.id for op in self.journal.values() if op.status.finished}
+        self.replaying = bool(self._unvisited)
         self.fatal: BaseException | None = None
         self._token = 0
         self._pending: list[OperationUpdate] = []
@@ -61,13 +64,11 @@ class InvocationState:
         parent_id: str | None,
     ) -> Operation | None:
         """The journal's record for ``op_id``, checked against what the code calls now."""
-        if self._stop:
-            raise Stop()
-        if self._handback:
-            raise Suspend("the worker is shutting down", immediate=True)
+        self._obey_engine()
         if self.fatal is not None:
             raise self.fatal
         op = self.journal.get(op_id)
+        self._unvisited.discard(op_id)
         if op is None:
             self.replaying = False
             return None
@@ -75,8 +76,7 @@ class InvocationState:
                 or op.parent_id != parent_id:
             self.fatal = self._nondeterminism(op, op_type, subtype, name, parent_id)
             raise self.fatal
-        if not op.status.finished:
-            self.replaying = False
+        self.replaying = op.status.finished and bool(self._unvisited)
         return op
 
     def _nondeterminism(
@@ -106,12 +106,27 @@ class InvocationState:
             if not self._pending:
                 return
             updates, self._pending = self._pending, []
-            result = self.seam.checkpoint(self._token, updates)
+            try:
+                result = self.seam.checkpoint(self._token, updates)
+            except LeaseLost as error:
+                # Another worker owns the execution now. Like a NonDeterminism, this must end
+                # the invocation even if user code catches it: no later operation may run here.
+                self.fatal = error
+                raise
             self._token = result.token
             for op in result.operations:
                 self.journal[op.id] = op
             self._stop = self._stop or result.cancel_requested
             self._handback = self._handback or result.handback
+        # A flush comes right before user code runs (a step body): a cancel or a hand-back
+        # learnt from this checkpoint must take effect before that code, not after it.
+        self._obey_engine()
+
+    def _obey_engine(self) -> None:
+        if self._stop:
+            raise Stop()
+        if self._handback:
+            raise Suspend("the worker is shutting down", immediate=True)
 
     def take_pending(self) -> list[OperationUpdate]:
         """Hand the not yet durable updates to the engine's final commit."""
