@@ -263,3 +263,30 @@ def test_invalid_retry_policy_argument_fails_in_the_callers_code(any_app: App) -
     assert "max_attempts" in str(error)
     assert handle.operations() == []
     assert handle.status() is ExecutionStatus.FAILED
+
+
+def test_input_for_a_function_without_input_is_refused_and_nothing_is_recorded(app: App) -> None:
+    @app.function
+    def no_input(ctx: DurableContext) -> int:
+        return 1
+
+    with pytest.raises(ValidationError, match="takes no input"):
+        app.start(no_input, {"unexpected": True}, id="no-input-1")
+    assert app.client.list() == []
+
+
+def test_a_huge_error_message_is_recorded_clipped(app: App) -> None:
+    def explode() -> None:
+        raise RuntimeError("x" * 200_000)
+
+    @app.function
+    def fails(ctx: DurableContext) -> None:
+        ctx.step(explode, retry=RetryPolicy.none())
+
+    handle = app.start(fails, id="huge-error")
+    app.worker().drain()
+    execution = app.client.get(handle.id)
+    assert execution.status is ExecutionStatus.FAILED
+    assert execution.error is not None
+    assert "characters cut" in execution.error.message
+    assert len(execution.error.message) < 40_000

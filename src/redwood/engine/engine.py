@@ -269,7 +269,16 @@ def _check_input(durable: DurableFunction[Any, Any], text: str, codec: Codec) ->
     # An input the declared type cannot read would fail every invocation of the execution:
     # refuse it before anything is recorded.
     hints = parameter_hints(durable.fn)
-    if len(hints) < 2 or hints[1] is None:
+    if len(hints) < 2:
+        if text != "null":
+            raise ValidationError(
+                f'Durable function "{durable.name}" takes no input, but an input was given. '
+                f"Start it without one, or add an input parameter: "
+                f"`def {durable.name}(ctx, payload): ...`.",
+                function=durable.name,
+            )
+        return
+    if hints[1] is None:
         return
     try:
         codec.serde.decode(text, hints[1])
