@@ -8,7 +8,6 @@ from typing import Any
 
 from redwood.types import ExecutionStatus, OperationAction, OperationStatus, OperationType
 
-
 # Errors are recorded in full up to this size; a huge message or traceback must not make the
 # failure itself unrecordable.
 MAX_ERROR_TEXT = 16 * 1024
