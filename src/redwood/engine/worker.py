@@ -11,6 +11,7 @@ import threading
 import time
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
 
 from redwood.engine.engine import Engine
 from redwood.errors import LeaseLost
@@ -137,7 +138,7 @@ class Worker:
             future = self._threads.submit(self.engine.invoke, claim)
         future.add_done_callback(lambda done: self._done(claim, done))
 
-    def _done(self, claim: Claim, future: Future[object]) -> None:
+    def _done(self, claim: Claim, future: Future[Any]) -> None:
         error = future.exception() if not future.cancelled() else None
         if isinstance(error, LeaseLost):
             _logger.warning("%s", error)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypeVar
 
-from redwood.errors import ValidationError
+from redwood.errors import StepTimedOut, ValidationError
 from redwood.sdk.state import InvocationState
 
 T = TypeVar("T")
@@ -19,11 +19,13 @@ T = TypeVar("T")
 
 @dataclass(frozen=True, slots=True)
 class Call:
-    """Run user code (a step body); the flow receives its return value or its exception."""
+    """Run user code (a step body); the flow receives its return value or its exception.
+    ``timeout`` (async only) bounds the run in real seconds: past it, StepTimedOut."""
 
     fn: Callable[..., Any]
     args: tuple[Any, ...]
     kwargs: dict[str, Any]
+    timeout: float | None = None
 
 
 class Flush:
@@ -69,7 +71,9 @@ async def adrive(flow: Flow[T], state: InvocationState, io: Executor) -> T:
             return stop.value  # type: ignore[no-any-return]
         value, error = None, None
         try:
-            if isinstance(effect, Call):
+            if isinstance(effect, Call) and effect.timeout is not None:
+                value = await _call_with_timeout(loop, effect, effect.timeout)
+            elif isinstance(effect, Call):
                 value = await _call_async(loop, effect)
             elif state.has_pending:
                 await loop.run_in_executor(io, state.flush)
@@ -85,6 +89,19 @@ async def _call_async(loop: asyncio.AbstractEventLoop, call: Call) -> Any:
     if inspect.isawaitable(value):
         return await value
     return value
+
+
+async def _call_with_timeout(loop: asyncio.AbstractEventLoop, call: Call, timeout: float) -> Any:
+    try:
+        return await asyncio.wait_for(_call_async(loop, call), timeout)
+    except TimeoutError:
+        name = getattr(call.fn, "__qualname__", repr(call.fn))
+        raise StepTimedOut(
+            f"Step function {name!r} did not finish within its timeout of {timeout:g}s; the "
+            "attempt counts as failed (a sync body keeps running in its thread). Raise the "
+            "timeout, or make the body faster.",
+            function=name, timeout=timeout,
+        ) from None
 
 
 def _close(awaitable: Any) -> None:

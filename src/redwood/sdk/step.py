@@ -40,6 +40,7 @@ class StepOptions:
     retry: RetryPolicy
     semantics: StepSemantics
     codec: Codec
+    timeout: float | None = None
 
 
 def step_flow(
@@ -82,7 +83,7 @@ def step_flow(
                                                  "operation_id": op_id, "attempt": attempt})
         call_args = (StepContext(state.execution_id, op_id, options.name, attempt, logger), *args)
     try:
-        value = yield Call(fn, call_args, kwargs)
+        value = yield Call(fn, call_args, kwargs, options.timeout)
         text = options.codec.encode(value, what)
     except Exception as error:
         _fail_or_retry(state, scope, op_id, options, attempt, error, started)

@@ -19,7 +19,8 @@ from redwood.types import ExecutionStatus
 
 @dataclass(frozen=True, slots=True)
 class NewExecution:
-    """An execution to create; ``lease_owner`` set means it starts already claimed by that worker."""
+    """An execution to create; ``lease_owner`` set means it starts already claimed by that
+    worker."""
 
     id: str
     function: str
@@ -47,6 +48,10 @@ class JournalWrite:
 
     ``release`` ends the invocation: the lease is dropped and the execution is next ready at
     ``ready_at`` (None: only the outside world can wake it). ``outcome`` finishes it.
+
+    Trees of executions, in the same transaction: ``start_children`` are invoked executions to
+    create (unless their id exists: the id is the idempotency key); ``stop_children`` are child
+    executions to stop as ``request_cancel`` does (their CHAINED_INVOKE operation was cancelled).
     """
 
     execution_id: str
@@ -57,6 +62,8 @@ class JournalWrite:
     release: bool = False
     ready_at: float | None = None
     outcome: Outcome | None = None
+    start_children: tuple[NewExecution, ...] = ()
+    stop_children: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,11 +100,22 @@ class Store(Protocol):
         ...
 
     def commit(self, write: JournalWrite) -> CommitResult:
-        """Apply one checkpoint batch atomically; raise LeaseLost on a stale lease token."""
+        """Apply one checkpoint batch atomically; raise LeaseLost on a stale lease token.
+
+        When ``write.outcome`` ends an execution, the same transaction also (1) completes its
+        parent's CHAINED_INVOKE operation (``store.tree.invoke_outcome``) and wakes the parent,
+        if it has one and both are still waiting, and (2) stops its child executions still
+        RUNNING, as ``request_cancel`` does.
+        """
         ...
 
     def request_cancel(self, execution_id: str, now: float) -> Execution:
-        """Stop the execution now when no worker holds it, else flag it for its holder."""
+        """Stop the execution now when no worker holds it, else flag it for its holder.
+
+        Stopping it now also cancels its unfinished operations (their timers with them),
+        completes its parent's CHAINED_INVOKE operation as STOPPED, and stops its own running
+        children the same way, all in one transaction.
+        """
         ...
 
     # --- reads ---------------------------------------------------------------------------------
@@ -114,7 +132,9 @@ class Store(Protocol):
         """The journal of one execution in recorded order."""
         ...
 
-    def history(self, execution_id: str, after_id: int = 0, limit: int = 1000) -> list[HistoryEvent]:
+    def history(
+        self, execution_id: str, after_id: int = 0, limit: int = 1000
+    ) -> list[HistoryEvent]:
         """History events with id greater than ``after_id``, oldest first."""
         ...
 
