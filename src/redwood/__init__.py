@@ -8,23 +8,31 @@ from redwood.clock import Clock, ManualClock, SystemClock
 from redwood.engine.registry import DurableFunction
 from redwood.engine.worker import Worker
 from redwood.errors import (
+    ChildContextFailed,
+    CompensationFailed,
     ExecutionConflict,
     ExecutionFailed,
+    ExecutionTimedOut,
+    InvokeFailed,
     LeaseLost,
     NonDeterminism,
+    OperationFailed,
     PayloadTooLarge,
     RedwoodError,
     ResultTimeout,
     SerializationError,
     StepFailed,
     StepInterrupted,
+    StepTimedOut,
     UnknownExecution,
     UnknownFunction,
     ValidationError,
 )
 from redwood.model import ErrorRecord, Execution, HistoryEvent, Operation
 from redwood.retry import RetryPolicy
+from redwood.sdk.batch import BatchItem, BatchResult, CompletionReason, ItemStatus
 from redwood.sdk.context import AsyncDurableContext, DurableContext
+from redwood.sdk.saga import Saga
 from redwood.sdk.step import StepContext
 from redwood.serde import JsonSerde, Serde
 from redwood.types import (
@@ -38,8 +46,13 @@ from redwood.types import (
 __all__ = [
     "App",
     "AsyncDurableContext",
+    "BatchItem",
+    "BatchResult",
+    "ChildContextFailed",
     "Client",
     "Clock",
+    "CompensationFailed",
+    "CompletionReason",
     "Durability",
     "DurableContext",
     "DurableFunction",
@@ -49,24 +62,30 @@ __all__ = [
     "ExecutionFailed",
     "ExecutionHandle",
     "ExecutionStatus",
+    "ExecutionTimedOut",
     "HistoryEvent",
+    "InvokeFailed",
+    "ItemStatus",
     "JsonSerde",
     "LeaseLost",
     "ManualClock",
     "NonDeterminism",
     "Operation",
+    "OperationFailed",
     "OperationStatus",
     "OperationType",
     "PayloadTooLarge",
     "RedwoodError",
     "ResultTimeout",
     "RetryPolicy",
+    "Saga",
     "Serde",
     "SerializationError",
     "StepContext",
     "StepFailed",
     "StepInterrupted",
     "StepSemantics",
+    "StepTimedOut",
     "SystemClock",
     "UnknownExecution",
     "UnknownFunction",
