@@ -128,6 +128,9 @@ class Invocation:
             now = self._clock.now()
             self._apply(outcome.pending, now)
             ending, error = self._ending(outcome, now)
+            if ending is not Ending.SUSPENDED:
+                for op, events in end_operations(list(self.operations.values()), now):
+                    self._keep(op, events)
             self._events.append(NewEvent(
                 type="InvocationCompleted",
                 details={"ending": ending.value, "started_at": self._started,
@@ -140,8 +143,6 @@ class Invocation:
                 ready_at = earliest(ready_at, self.execution.timeout_at)
                 self._store.commit(self._write(now, release=True, ready_at=ready_at))
                 return ExecutionStatus.RUNNING
-            for op, events in end_operations(list(self.operations.values()), now):
-                self._keep(op, events)
             event, status = _EXECUTION_EVENT[ending]
             details: dict[str, object] = {}
             if error is not None:

@@ -11,7 +11,7 @@ from redwood.errors import StepFailed, StepInterrupted
 from redwood.model import ErrorRecord, Operation, OperationUpdate
 from redwood.retry import RetryPolicy
 from redwood.sdk.effects import FLUSH, Call, Flow
-from redwood.sdk.signals import Suspend
+from redwood.sdk.signals import Stop, Suspend
 from redwood.sdk.state import InvocationState, Scope
 from redwood.serde import Codec, parameter_hints, return_hint
 from redwood.types import OperationAction, OperationStatus, OperationType, StepSemantics
@@ -71,6 +71,9 @@ def step_flow(
     attempt = _next_attempt(op)
     # Earlier results must be durable before this step's side effects can happen.
     yield FLUSH
+    if state.stop_requested:
+        # That commit brought a cancel (or the timeout): stop before the side effects.
+        raise Stop()
     started = state.clock.now()
     if options.semantics is StepSemantics.AT_MOST_ONCE_PER_RETRY:
         state.record(_update(op_id, scope, options, OperationAction.START,
