@@ -14,7 +14,6 @@ import pytest
 from redwood import (
     App,
     AsyncDurableContext,
-    CompensationFailed,
     DurableContext,
     ExecutionFailed,
     ExecutionStatus,
