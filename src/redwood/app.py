@@ -120,6 +120,7 @@ class App:
 
     def close(self) -> None:
         """Close the store."""
+        self.engine.close()
         self.store.close()
 
     def __enter__(self) -> App:

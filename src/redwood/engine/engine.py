@@ -6,7 +6,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import Executor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -99,6 +99,8 @@ class Engine:
         self.codec = Codec(max_bytes=settings.max_payload_bytes)
         self.local: LocalDispatch | None = None
         self.tree = Tree(registry, self.notifier.publish)
+        # Shared by every invocation's sync map/parallel branches; idle threads cost nothing.
+        self.branch_threads = ThreadPoolExecutor(256, thread_name_prefix="redwood-branch")
         self._live: dict[str, Invocation] = {}
 
     # --- starting ------------------------------------------------------------------------------
@@ -157,7 +159,8 @@ class Engine:
         durable = self.registry.get(claim.execution.function)
         invocation = Invocation(self.store, self.clock, claim, self.tree)
         self._live[claim.execution.id] = invocation
-        options = Options(codec=self.codec, always_replay=self.settings.always_replay)
+        options = Options(codec=self.codec, always_replay=self.settings.always_replay,
+                          branch_threads=self.branch_threads)
         state = InvocationState(invocation, invocation.operations.values(), self.clock, options,
                                 durable.name)
         return invocation, state, durable
@@ -206,6 +209,10 @@ class Engine:
         if status.finished or outcome.immediate:
             self.notifier.publish(invocation.execution_id)
         return status
+
+    def close(self) -> None:
+        """Let the branch threads go."""
+        self.branch_threads.shutdown(wait=False)
 
     def hand_back(self, execution_ids: list[str]) -> None:
         """Ask running invocations to suspend at their next operation (worker shutdown)."""

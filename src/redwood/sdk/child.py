@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 from redwood.errors import ChildContextFailed, LeaseLost, NonDeterminism
 from redwood.model import ErrorRecord, Operation, OperationUpdate
 from redwood.sdk.effects import Call, Flow
+from redwood.sdk.lanes import Lane
 from redwood.sdk.state import InvocationState, Scope
 from redwood.serde import Codec
 from redwood.types import OperationAction, OperationStatus, OperationType
@@ -35,22 +36,21 @@ class BranchAbandoned(BaseException):
     operation. A BaseException, so user code cannot swallow it."""
 
 
-class BranchToken:
-    """Marks one batch branch (and everything nested in it) as abandoned."""
+class BranchToken(Lane):
+    """One batch branch: its lane, and whether it (with everything nested in it) was
+    abandoned."""
 
-    __slots__ = ("abandoned", "parent")
+    __slots__ = ("abandoned",)
 
     def __init__(self, parent: BranchToken | None) -> None:
-        self.parent = parent
+        super().__init__(parent)
         self.abandoned = False
 
     def check(self) -> None:
         """Raise BranchAbandoned when this branch or an enclosing one was abandoned."""
-        token: BranchToken | None = self
-        while token is not None:
-            if token.abandoned:
+        for lane in self.lineage():
+            if isinstance(lane, BranchToken) and lane.abandoned:
                 raise BranchAbandoned()
-            token = token.parent
 
 
 class BranchScope(Scope):

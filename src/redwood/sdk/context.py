@@ -165,6 +165,10 @@ class DurableContext(_Base):
     def _child(self, scope: Scope) -> DurableContext:
         return DurableContext(self._state, scope, self._default_retry)
 
+    def _run_batch(self, spec: fanout.BatchSpec) -> BatchResult[Any]:
+        runner = ThreadRunner(self._child, self._state.options.branch_threads)
+        return drive(fanout.batch_flow(self._state, self._scope, spec, runner), self._state)
+
     def run_in_child_context(
         self, fn: Callable[[DurableContext], T], /, *, name: str | None = None,
         serde: Serde | None = None,
@@ -184,8 +188,7 @@ class DurableContext(_Base):
         policy = CompletionPolicy(min_successful, tolerated_failure_count,
                                   tolerated_failure_percentage)
         spec = fanout.map_spec(items, fn, name, self._codec(serde), max_concurrency, policy)
-        flow = fanout.batch_flow(self._state, self._scope, spec, ThreadRunner(self._child))
-        return drive(flow, self._state)
+        return self._run_batch(spec)
 
     def parallel(
         self, branches: Iterable[Callable[[DurableContext], T]], /, *, name: str | None = None,
@@ -198,8 +201,7 @@ class DurableContext(_Base):
         policy = CompletionPolicy(min_successful, tolerated_failure_count,
                                   tolerated_failure_percentage)
         spec = fanout.parallel_spec(branches, name, self._codec(serde), max_concurrency, policy)
-        flow = fanout.batch_flow(self._state, self._scope, spec, ThreadRunner(self._child))
-        return drive(flow, self._state)
+        return self._run_batch(spec)
 
     @overload
     def invoke(self, function: DurableFunction[I, T], payload: I, /, *,
@@ -279,6 +281,11 @@ class AsyncDurableContext(_Base):
     def _child(self, scope: Scope) -> AsyncDurableContext:
         return AsyncDurableContext(self._state, scope, self._default_retry, self._io)
 
+    async def _run_batch(self, spec: fanout.BatchSpec) -> BatchResult[Any]:
+        runner = TaskRunner(self._child, self._io)
+        flow = fanout.batch_flow(self._state, self._scope, spec, runner)
+        return await adrive(flow, self._state, self._io)
+
     async def run_in_child_context(
         self, fn: Callable[[AsyncDurableContext], Awaitable[T]], /, *, name: str | None = None,
         serde: Serde | None = None,
@@ -299,9 +306,7 @@ class AsyncDurableContext(_Base):
         policy = CompletionPolicy(min_successful, tolerated_failure_count,
                                   tolerated_failure_percentage)
         spec = fanout.map_spec(items, fn, name, self._codec(serde), max_concurrency, policy)
-        runner = TaskRunner(self._child, self._io)
-        return await adrive(fanout.batch_flow(self._state, self._scope, spec, runner),
-                            self._state, self._io)
+        return await self._run_batch(spec)
 
     async def parallel(
         self, branches: Iterable[Callable[[AsyncDurableContext], Awaitable[T]]], /, *,
@@ -314,9 +319,7 @@ class AsyncDurableContext(_Base):
         policy = CompletionPolicy(min_successful, tolerated_failure_count,
                                   tolerated_failure_percentage)
         spec = fanout.parallel_spec(branches, name, self._codec(serde), max_concurrency, policy)
-        runner = TaskRunner(self._child, self._io)
-        return await adrive(fanout.batch_flow(self._state, self._scope, spec, runner),
-                            self._state, self._io)
+        return await self._run_batch(spec)
 
     @overload
     async def invoke(self, function: DurableFunction[I, T], payload: I, /, *,

@@ -12,6 +12,7 @@ from functools import partial
 from typing import Any, TypeVar
 
 from redwood.errors import StepTimedOut, ValidationError
+from redwood.sdk.lanes import current_lane
 from redwood.sdk.state import InvocationState
 
 T = TypeVar("T")
@@ -28,11 +29,16 @@ class Call:
     timeout: float | None = None
 
 
+@dataclass(frozen=True, slots=True)
 class Flush:
-    """Make queued checkpoint updates durable before going on."""
+    """Make queued checkpoint updates durable before going on: all of them, or (``causal``)
+    only when the running lane depends on one of them (see lanes.py)."""
+
+    causal: bool = False
 
 
 FLUSH = Flush()
+DEPENDENCIES = Flush(causal=True)
 Effect = Call | Flush
 Flow = Generator[Effect, Any, T]
 
@@ -53,6 +59,8 @@ def drive(flow: Flow[T], state: InvocationState) -> T:
                 if inspect.isawaitable(value):
                     _close(value)
                     raise _async_in_sync(effect.fn)
+            elif effect.causal:
+                state.flush_for(current_lane.get())
             else:
                 state.flush()
         except Exception as raised:
@@ -75,8 +83,9 @@ async def adrive(flow: Flow[T], state: InvocationState, io: Executor) -> T:
                 value = await _call_with_timeout(loop, effect, effect.timeout)
             elif isinstance(effect, Call):
                 value = await _call_async(loop, effect)
-            elif state.has_pending:
-                await loop.run_in_executor(io, state.flush)
+            elif state.may_need_flush(lane := current_lane.get(), effect.causal):
+                flush = partial(state.flush_for, lane) if effect.causal else state.flush
+                await loop.run_in_executor(io, flush)
         except Exception as raised:
             error = raised
 

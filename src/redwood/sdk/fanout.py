@@ -45,6 +45,12 @@ from redwood.types import OperationAction, OperationStatus, OperationType
 MAP = "Map"
 PARALLEL = "Parallel"
 
+# Finished branches are committed together: after this many, or this long (execution clock)
+# after the last such commit, whichever comes first. A crash loses at most that much work;
+# everything else about a branch is committed as its own steps need it (see lanes.py).
+COMMIT_EVERY = 32
+COMMIT_INTERVAL = 1.0
+
 @dataclass(frozen=True, slots=True)
 class Branch:
     """One unit of a batch: ``fn(ctx, *args)`` recorded as a branch named ``name``."""
@@ -87,6 +93,8 @@ class Coordinator:
         self._lock = threading.Lock()
         self._queue: deque[int] = deque()
         self._in_flight = 0  # started and not finished: running or waiting
+        self._uncommitted = 0
+        self._committed_at = state.clock.now()
         self._restore()
 
     def _restore(self) -> None:
@@ -157,31 +165,43 @@ class Coordinator:
 
     # --- outcomes (called from the branch's thread or task) ------------------------------------
 
-    def succeeded(self, index: int, value: Any) -> None:
-        with self._lock:
-            self._in_flight -= 1
-            self._done(index, ItemStatus.SUCCEEDED, value=value)
-            self._decide()
+    def succeeded(self, index: int, value: Any) -> bool:
+        """Branch ``index`` returned ``value``; True when finished branches should be committed
+        now (``InvocationState.flush_soon``)."""
+        return self._finish(index, ItemStatus.SUCCEEDED, value, None)
 
-    def failed(self, index: int, error: ChildContextFailed) -> None:
-        with self._lock:
-            self._in_flight -= 1
-            self._done(index, ItemStatus.FAILED, error=error)
-            self._decide()
-
-    def settle(self, index: int, error: BaseException) -> None:
+    def settle(self, index: int, error: BaseException) -> bool:
         """Branch ``index`` ended by raising ``error``: it failed (its own ChildContextFailed),
-        waits (Suspend: it keeps its slot), was abandoned, or crashed the whole batch."""
+        waits (Suspend: it keeps its slot), was abandoned, or crashed the whole batch. True when
+        finished branches should be committed now."""
         if isinstance(error, ChildContextFailed):
-            self.failed(index, error)
-            return
-        with self._lock:
-            if isinstance(error, Suspend):
+            return self._finish(index, ItemStatus.FAILED, None, error)
+        if isinstance(error, Suspend):
+            with self._lock:
                 self.immediate = self.immediate or error.immediate
-            elif not isinstance(error, BranchAbandoned):
-                # Stop, NonDeterminism, a lost lease...: the whole invocation must unwind.
-                self.crash = self.crash or error
-                self._abandon()
+        elif not isinstance(error, BranchAbandoned):
+            self.crashed(error)
+        return False
+
+    def crashed(self, error: BaseException) -> None:
+        """Stop, NonDeterminism, a lost lease...: the whole invocation must unwind."""
+        with self._lock:
+            self.crash = self.crash or error
+            self._abandon()
+
+    def _finish(self, index: int, status: ItemStatus, value: Any,
+                error: ChildContextFailed | None) -> bool:
+        with self._lock:
+            self._in_flight -= 1
+            self._done(index, status, value, error)
+            self._decide()
+            self._uncommitted += 1
+            now = self.state.clock.now()
+            if self._uncommitted < COMMIT_EVERY and now - self._committed_at < COMMIT_INTERVAL:
+                return False
+            self._uncommitted = 0
+            self._committed_at = now
+            return True
 
     def _done(self, index: int, status: ItemStatus, value: Any = None,
               error: ChildContextFailed | None = None) -> None:

@@ -10,7 +10,7 @@ from typing import Any, NoReturn, TypeVar
 from redwood.errors import StepFailed, StepInterrupted
 from redwood.model import ErrorRecord, Operation, OperationUpdate
 from redwood.retry import RetryPolicy
-from redwood.sdk.effects import FLUSH, Call, Flow
+from redwood.sdk.effects import DEPENDENCIES, FLUSH, Call, Flow
 from redwood.sdk.signals import Stop, Suspend
 from redwood.sdk.state import InvocationState, Scope
 from redwood.serde import Codec, parameter_hints, return_hint
@@ -69,8 +69,9 @@ def step_flow(
             )
             _fail_or_retry(state, scope, op_id, options, op.attempt, interrupted)
     attempt = _next_attempt(op)
-    # Earlier results must be durable before this step's side effects can happen.
-    yield FLUSH
+    # Earlier results must be durable before this step's side effects can happen (in a
+    # map/parallel branch: those of its own lane; see lanes.py).
+    yield DEPENDENCIES
     if state.stop_requested:
         # That commit brought a cancel (or the timeout): stop before the side effects.
         raise Stop()
