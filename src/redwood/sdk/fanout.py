@@ -86,6 +86,8 @@ class Coordinator:
         self.statuses = [ItemStatus.NOT_STARTED] * len(spec.branches)
         self.values: dict[int, Any] = {}
         self.errors: dict[int, ChildContextFailed] = {}
+        self._succeeded = 0
+        self._failed = 0
         self.reason: CompletionReason | None = None
         self.crash: BaseException | None = None
         self.immediate = False
@@ -208,15 +210,16 @@ class Coordinator:
         self.statuses[index] = status
         if status is ItemStatus.SUCCEEDED:
             self.values[index] = value
-        elif error is not None:
-            self.errors[index] = error
+            self._succeeded += 1
+        else:
+            self._failed += 1
+            if error is not None:
+                self.errors[index] = error
 
     def _decide(self) -> None:
         if self.reason is not None:
             return
-        succeeded = self.statuses.count(ItemStatus.SUCCEEDED)
-        failed = self.statuses.count(ItemStatus.FAILED)
-        self.reason = self.spec.policy.reason(succeeded, failed, len(self.statuses))
+        self.reason = self.spec.policy.reason(self._succeeded, self._failed, len(self.statuses))
         if self.reason is not None:
             self._abandon()
 
