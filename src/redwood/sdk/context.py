@@ -20,6 +20,7 @@ from redwood.sdk import fanout, patch, values
 from redwood.sdk import wait as wait_op
 from redwood.sdk.batch import BatchResult, CompletionPolicy
 from redwood.sdk.child import RUN_IN_CHILD_CONTEXT, ContextSpec, child_scope, context_flow
+from redwood.sdk.coordinator import BatchSpec
 from redwood.sdk.effects import Flow, adrive, drive
 from redwood.sdk.invoke import invoke_flow
 from redwood.sdk.runners import TaskRunner, ThreadRunner
@@ -165,7 +166,7 @@ class DurableContext(_Base):
     def _child(self, scope: Scope) -> DurableContext:
         return DurableContext(self._state, scope, self._default_retry)
 
-    def _run_batch(self, spec: fanout.BatchSpec) -> BatchResult[Any]:
+    def _run_batch(self, spec: BatchSpec) -> BatchResult[Any]:
         runner = ThreadRunner(self._child, self._state.options.branch_threads)
         return drive(fanout.batch_flow(self._state, self._scope, spec, runner), self._state)
 
@@ -281,7 +282,7 @@ class AsyncDurableContext(_Base):
     def _child(self, scope: Scope) -> AsyncDurableContext:
         return AsyncDurableContext(self._state, scope, self._default_retry, self._io)
 
-    async def _run_batch(self, spec: fanout.BatchSpec) -> BatchResult[Any]:
+    async def _run_batch(self, spec: BatchSpec) -> BatchResult[Any]:
         runner = TaskRunner(self._child, self._io)
         flow = fanout.batch_flow(self._state, self._scope, spec, runner)
         return await adrive(flow, self._state, self._io)
