@@ -167,8 +167,8 @@ class DurableContext(_Base):
         return DurableContext(self._state, scope, self._default_retry)
 
     def _run_batch(self, spec: BatchSpec) -> BatchResult[Any]:
-        runner = ThreadRunner(self._child, self._state.options.branch_threads)
-        return drive(fanout.batch_flow(self._state, self._scope, spec, runner), self._state)
+        run = ThreadRunner(self._child, self._state.options.branch_threads).run
+        return drive(fanout.batch_flow(self._state, self._scope, spec, run), self._state)
 
     def run_in_child_context(
         self, fn: Callable[[DurableContext], T], /, *, name: str | None = None,
@@ -283,8 +283,8 @@ class AsyncDurableContext(_Base):
         return AsyncDurableContext(self._state, scope, self._default_retry, self._io)
 
     async def _run_batch(self, spec: BatchSpec) -> BatchResult[Any]:
-        runner = TaskRunner(self._child, self._io)
-        flow = fanout.batch_flow(self._state, self._scope, spec, runner)
+        run = TaskRunner(self._child, self._io).run
+        flow = fanout.batch_flow(self._state, self._scope, spec, run)
         return await adrive(flow, self._state, self._io)
 
     async def run_in_child_context(

@@ -75,7 +75,7 @@ class Coordinator:
         self._tokens: dict[int, BranchToken] = {}
         self._lock = threading.Lock()
         self._queue: deque[int] = deque()
-        self._in_flight = 0  # started and not finished: running or waiting
+        self._unfinished: set[int] = set()  # started and not finished: running or waiting
         self._uncommitted = 0
         self._committed_at = state.clock.now()
         self._restore()
@@ -95,9 +95,8 @@ class Coordinator:
             elif op.status.finished:
                 self._done(index, ItemStatus.FAILED, error=context_failed(self.state, op))
             else:
-                self.statuses[index] = ItemStatus.CANCELLED
+                self._unfinished.add(index)
                 self._queue.append(index)
-                self._in_flight += 1
         self._queue.extend(fresh)
         self._decide()
 
@@ -135,15 +134,13 @@ class Coordinator:
             if self.done or not self._queue:
                 return None
             index = self._queue[0]
-            fresh = self.statuses[index] is ItemStatus.NOT_STARTED
+            fresh = index not in self._unfinished
             limit = self.spec.max_concurrency
-            if fresh and limit is not None and self._in_flight >= limit:
+            if fresh and limit is not None and len(self._unfinished) >= limit:
                 return None
             self._queue.popleft()
             self._tokens[index] = BranchToken(self.parent)
-            if fresh:
-                self._in_flight += 1
-                self.statuses[index] = ItemStatus.CANCELLED  # started; final status comes later
+            self._unfinished.add(index)
             return index
 
     # --- outcomes (called from the branch's thread or task) ------------------------------------
@@ -175,7 +172,6 @@ class Coordinator:
     def _finish(self, index: int, status: ItemStatus, value: Any,
                 error: ChildContextFailed | None) -> bool:
         with self._lock:
-            self._in_flight -= 1
             self._done(index, status, value, error)
             self._decide()
             self._uncommitted += 1
@@ -189,6 +185,7 @@ class Coordinator:
     def _done(self, index: int, status: ItemStatus, value: Any = None,
               error: ChildContextFailed | None = None) -> None:
         self.statuses[index] = status
+        self._unfinished.discard(index)
         if status is ItemStatus.SUCCEEDED:
             self.values[index] = value
             self._succeeded += 1
@@ -213,13 +210,16 @@ class Coordinator:
 
     def unfinished(self) -> set[int]:
         """Branches started but not finished (waiting, or abandoned when the batch completed)."""
-        return {i for i, status in enumerate(self.statuses) if status is ItemStatus.CANCELLED}
+        return set(self._unfinished)
 
     def result(self) -> BatchResult[Any]:
-        """The batch's outcome, in index order."""
+        """The batch's outcome, in index order: started and unfinished branches are CANCELLED
+        (the batch flow cancels their pending operations)."""
         assert self.reason is not None
-        items = tuple(BatchItem(i, status, self.values.get(i), self.errors.get(i))
-                      for i, status in enumerate(self.statuses))
+        items = tuple(
+            BatchItem(i, ItemStatus.CANCELLED if i in self._unfinished else status,
+                      self.values.get(i), self.errors.get(i))
+            for i, status in enumerate(self.statuses))
         return BatchResult(items, self.reason)
 
 

@@ -10,7 +10,7 @@ the branches started and not finished, waiting ones included, so it also bounds 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any, Protocol
+from typing import Any
 
 from redwood.errors import NonDeterminism, ValidationError
 from redwood.model import OperationUpdate
@@ -35,18 +35,13 @@ MAP = "Map"
 PARALLEL = "Parallel"
 
 
-class Runner(Protocol):
-    """Runs a coordinator's branches: ``run`` is a plain method (threads) or a coroutine
-    method (asyncio tasks); the drivers call it as the ``Call`` effect of the batch flow."""
-
-    @property
-    def run(self) -> Callable[[Coordinator], Any]: ...
-
-
-def batch_flow(state: InvocationState, scope: Scope, spec: BatchSpec, runner: Runner
-               ) -> Flow[BatchResult[Any]]:
+def batch_flow(state: InvocationState, scope: Scope, spec: BatchSpec,
+               run: Callable[[Coordinator], Any]) -> Flow[BatchResult[Any]]:
     """The batch's life: replay its recorded outcome, or run the branches that can run now and
-    either complete (recording the outcome) or suspend until a waiting branch can go on."""
+    either complete (recording the outcome) or suspend until a waiting branch can go on.
+
+    ``run`` runs branches until none can run now: a plain function (threads) or a coroutine
+    function (asyncio tasks), carried out as the flow's ``Call`` effect."""
     op_id = scope.next_id()
     op = state.lookup(op_id, OperationType.CONTEXT, spec.subtype, spec.name, scope.parent_id)
     if op is not None and op.status is OperationStatus.SUCCEEDED:
@@ -55,7 +50,7 @@ def batch_flow(state: InvocationState, scope: Scope, spec: BatchSpec, runner: Ru
         state.record(_update(op_id, scope, spec, OperationAction.START))
     coordinator = Coordinator(state, op_id, spec, branch_token(scope))
     if not coordinator.done:
-        yield Call(runner.run, (coordinator,), {})
+        yield Call(run, (coordinator,), {})
     if coordinator.crash is not None:
         raise coordinator.crash
     if coordinator.reason is None:
@@ -67,7 +62,7 @@ def batch_flow(state: InvocationState, scope: Scope, spec: BatchSpec, runner: Ru
         yield FLUSH
         _cancel_branches(state, op_id, unfinished)
     result = coordinator.result()
-    summary = encode_summary(result.completion_reason, coordinator.statuses)
+    summary = encode_summary(result.completion_reason, [item.status for item in result.items])
     state.record(_update(op_id, scope, spec, OperationAction.SUCCEED, payload=summary))
     return result
 
