@@ -311,7 +311,7 @@ def test_cancel_stops_a_waiting_execution_for_good(any_app: App, clock: ManualCl
     clock.advance(7200)
     assert worker.drain() == 0
     assert handle.status() is ExecutionStatus.STOPPED
-    assert handle.operations()[0].status is OperationStatus.STARTED  # the wait never ended
+    assert handle.operations()[0].status is OperationStatus.CANCELLED  # the wait never fired
     with pytest.raises(ExecutionFailed) as raised:
         handle.result(timeout=5)
     assert raised.value.status is ExecutionStatus.STOPPED

@@ -11,11 +11,11 @@ import threading
 import time
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
 
 from redwood.engine.engine import Engine
 from redwood.errors import LeaseLost, ValidationError
 from redwood.model import Claim
-from redwood.types import ExecutionStatus
 
 _logger = logging.getLogger("redwood.worker")
 
@@ -141,7 +141,7 @@ class Worker:
             future = self._threads.submit(self.engine.invoke, claim)
         future.add_done_callback(lambda done: self._done(claim, done))
 
-    def _done(self, claim: Claim, future: Future[ExecutionStatus]) -> None:
+    def _done(self, claim: Claim, future: Future[Any]) -> None:
         error = future.exception() if not future.cancelled() else None
         if isinstance(error, LeaseLost):
             _logger.warning("%s", error)
