@@ -7,7 +7,7 @@ import threading
 from collections.abc import Sequence
 
 from redwood.clock import Clock
-from redwood.engine import transitions
+from redwood.engine import blocked, transitions
 from redwood.errors import LeaseLost
 from redwood.model import Claim, Execution, NewEvent, Operation, OperationUpdate
 from redwood.sdk.run import Ending, InvocationOutcome
@@ -109,7 +109,9 @@ class Invocation:
             if outcome.ending is Ending.SUSPENDED:
                 ready_at = now if outcome.immediate else transitions.next_due(
                     self.operations.values(), now)
-                self._store.commit(self._write(now, release=True, ready_at=ready_at))
+                waiting = blocked.recorded_wait(self.operations.values())
+                self._store.commit(self._write(now, release=True, ready_at=ready_at,
+                                               blocked_on=waiting))
                 return ExecutionStatus.RUNNING
             event, status = _EXECUTION_EVENT[outcome.ending]
             details = {"result": outcome.result} if outcome.result is not None else {}

@@ -14,7 +14,7 @@ from redwood.model import (
     NewEvent,
     Operation,
 )
-from redwood.types import ExecutionStatus
+from redwood.types import BlockedKind, ExecutionStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +46,8 @@ class JournalWrite:
     """One checkpoint batch of one execution, written atomically under its lease token.
 
     ``release`` ends the invocation: the lease is dropped and the execution is next ready at
-    ``ready_at`` (None: only the outside world can wake it). ``outcome`` finishes it.
+    ``ready_at`` (None: only the outside world can wake it), and ``blocked_on`` records what it
+    waits for. ``outcome`` finishes it.
     """
 
     execution_id: str
@@ -57,6 +58,7 @@ class JournalWrite:
     release: bool = False
     ready_at: float | None = None
     outcome: Outcome | None = None
+    blocked_on: BlockedKind | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,12 +112,20 @@ class Store(Protocol):
         """Executions matching ``where``, newest first."""
         ...
 
+    def count_by_status(self, where: ExecutionFilter) -> dict[ExecutionStatus, int]:
+        """How many executions match ``where`` (its statuses and paging ignored), per status."""
+        ...
+
     def operations(self, execution_id: str) -> list[Operation]:
         """The journal of one execution in recorded order."""
         ...
 
     def history(self, execution_id: str, after_id: int = 0, limit: int = 1000) -> list[HistoryEvent]:
         """History events with id greater than ``after_id``, oldest first."""
+        ...
+
+    def latest_event(self, execution_id: str, event_type: str) -> HistoryEvent | None:
+        """The newest history event of ``event_type`` of one execution, or None."""
         ...
 
     def next_ready_at(self) -> float | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -12,6 +13,7 @@ from redwood import faults
 from redwood.errors import LeaseLost, UnknownExecution
 from redwood.model import Claim, Execution, ExecutionFilter, HistoryEvent, Operation
 from redwood.store.base import CommitResult, JournalWrite, NewExecution
+from redwood.store.filters import filter_clauses
 from redwood.store.migrations import migrations, statements
 from redwood.store.rows import (
     EXECUTION_COLUMNS,
@@ -24,7 +26,7 @@ from redwood.store.rows import (
     operation_from_row,
     operation_params,
 )
-from redwood.types import Durability, ExecutionStatus
+from redwood.types import BlockedKind, Durability, ExecutionStatus
 
 T = TypeVar("T")
 
@@ -227,13 +229,21 @@ class SQLiteStore:
         return _get_execution(self._reader(), execution_id)
 
     def list_executions(self, where: ExecutionFilter) -> list[Execution]:
-        clauses, params = _filter_clauses(where)
+        clauses, params = filter_clauses(where)
         sql = f"SELECT {EXECUTION_COLUMNS} FROM executions"
         if clauses:
             sql += " WHERE " + " AND ".join(clauses)
         sql += " ORDER BY created_at DESC, id DESC LIMIT ?"
         rows = self._reader().execute(sql, (*params, where.limit)).fetchall()
         return [execution_from_row(row) for row in rows]
+
+    def count_by_status(self, where: ExecutionFilter) -> dict[ExecutionStatus, int]:
+        clauses, params = filter_clauses(replace(where, statuses=(), before_id=None))
+        sql = "SELECT status, COUNT(*) FROM executions"
+        if clauses:
+            sql += " WHERE " + " AND ".join(clauses)
+        rows = self._reader().execute(sql + " GROUP BY status", params).fetchall()
+        return {ExecutionStatus(status): count for status, count in rows}
 
     def operations(self, execution_id: str) -> list[Operation]:
         return _operations(self._reader(), execution_id)
@@ -245,6 +255,14 @@ class SQLiteStore:
             (execution_id, after_id, limit),
         ).fetchall()
         return [history_from_row(row) for row in rows]
+
+    def latest_event(self, execution_id: str, event_type: str) -> HistoryEvent | None:
+        row = self._reader().execute(
+            f"SELECT {HISTORY_COLUMNS} FROM history WHERE execution_id = ? AND type = ? "
+            "ORDER BY id DESC LIMIT 1",
+            (execution_id, event_type),
+        ).fetchone()
+        return None if row is None else history_from_row(row)
 
     def next_ready_at(self) -> float | None:
         row = self._reader().execute(
@@ -354,7 +372,8 @@ def _commit(connection: sqlite3.Connection, write: JournalWrite) -> CommitResult
         outcome = write.outcome
         connection.execute(
             "UPDATE executions SET status = ?, result = ?, error = ?, ended_at = ?, "
-            "ready_at = NULL, lease_owner = NULL, lease_expires_at = NULL, wake_pending = 0 "
+            "ready_at = NULL, lease_owner = NULL, lease_expires_at = NULL, wake_pending = 0, "
+            "blocked_on = NULL "
             "WHERE id = ?",
             (outcome.status.value, outcome.result, error_text(outcome.error), write.now,
              write.execution_id),
@@ -364,11 +383,15 @@ def _commit(connection: sqlite3.Connection, write: JournalWrite) -> CommitResult
         # a timer that may never come: it makes the execution ready at once.
         connection.execute(
             "UPDATE executions SET lease_owner = NULL, lease_expires_at = NULL, wake_pending = 0, "
-            "ready_at = CASE WHEN wake_pending = 1 OR cancel_requested = 1 THEN ? ELSE ? END "
-            "WHERE id = ?",
-            (write.now, write.ready_at, write.execution_id),
+            "ready_at = CASE WHEN wake_pending = 1 OR cancel_requested = 1 THEN ? ELSE ? END, "
+            "blocked_on = ? WHERE id = ?",
+            (write.now, write.ready_at, _kind(write.blocked_on), write.execution_id),
         )
     return CommitResult(cancel_requested=bool(row[2]))
+
+
+def _kind(kind: BlockedKind | None) -> str | None:
+    return None if kind is None else kind.value
 
 
 def _event_params(write: JournalWrite) -> Iterable[tuple[Any, ...]]:
@@ -411,7 +434,7 @@ def _request_cancel(connection: sqlite3.Connection, execution_id: str, now: floa
         # lease lapsed but who has not noticed yet.
         connection.execute(
             "UPDATE executions SET status = 'STOPPED', cancel_requested = 1, ended_at = ?, "
-            "ready_at = NULL, lease_owner = NULL, lease_expires_at = NULL, "
+            "ready_at = NULL, lease_owner = NULL, lease_expires_at = NULL, blocked_on = NULL, "
             "lease_token = lease_token + 1 WHERE id = ?",
             (now, execution_id),
         )
@@ -420,30 +443,3 @@ def _request_cancel(connection: sqlite3.Connection, execution_id: str, now: floa
     updated = _get_execution(connection, execution_id)
     assert updated is not None
     return updated
-
-
-def _filter_clauses(where: ExecutionFilter) -> tuple[list[str], list[Any]]:
-    clauses: list[str] = []
-    params: list[Any] = []
-    if where.function is not None:
-        clauses.append("function = ?")
-        params.append(where.function)
-    if where.statuses:
-        clauses.append(f"status IN ({', '.join('?' for _ in where.statuses)})")
-        params.extend(status.value for status in where.statuses)
-    if where.created_after is not None:
-        clauses.append("created_at >= ?")
-        params.append(where.created_after)
-    if where.created_before is not None:
-        clauses.append("created_at < ?")
-        params.append(where.created_before)
-    if where.id_contains:
-        clauses.append("instr(id, ?) > 0")
-        params.append(where.id_contains)
-    if where.parent_execution_id is not None:
-        clauses.append("parent_execution_id = ?")
-        params.append(where.parent_execution_id)
-    if where.before_id is not None:
-        clauses.append("(created_at, id) < (?, ?)")
-        params.extend(where.before_id)
-    return clauses, params
