@@ -104,9 +104,10 @@ ROUTES = [
     Route("/api/executions", start_execution, methods=["POST"]),
     Route("/api/executions", list_executions, methods=["GET"]),
     Route("/api/counts", count_executions, methods=["GET"]),
-    Route("/api/executions/{execution_id}", get_execution, methods=["GET"]),
-    Route("/api/executions/{execution_id}/operations", list_operations, methods=["GET"]),
-    Route("/api/executions/{execution_id}/history", list_history, methods=["GET"]),
-    Route("/api/executions/{execution_id}/cancel", cancel_execution, methods=["POST"]),
-    Route("/api/executions/{execution_id}/events/{name}", send_event, methods=["POST"]),
+    # Execution ids may contain "/": the suffixed routes come first and match greedily.
+    Route("/api/executions/{execution_id:path}/operations", list_operations, methods=["GET"]),
+    Route("/api/executions/{execution_id:path}/history", list_history, methods=["GET"]),
+    Route("/api/executions/{execution_id:path}/cancel", cancel_execution, methods=["POST"]),
+    Route("/api/executions/{execution_id:path}/events/{name}", send_event, methods=["POST"]),
+    Route("/api/executions/{execution_id:path}", get_execution, methods=["GET"]),
 ]

@@ -6,7 +6,7 @@ from typing import Any
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from redwood import errors
 
@@ -61,9 +61,23 @@ def status_and_code(error: errors.RedwoodError) -> tuple[int, str]:
     return 400, "redwood_error"
 
 
+def _wants_page(request: Request) -> bool:
+    path = request.url.path
+    return request.method == "GET" and not path.startswith("/api/") \
+        and path != "/openapi.json" and "text/html" in request.headers.get("accept", "")
+
+
+def _page(request: Request, status: int, code: str, message: str) -> Response:
+    template = request.app.state.templates.get_template("error.html")
+    html = template.render(request=request, status=status, code=code, message=message)
+    return HTMLResponse(html, status_code=status)
+
+
 async def on_api_error(request: Request, error: Exception) -> Response:
     """Starlette exception handler for ApiError."""
     assert isinstance(error, ApiError)
+    if _wants_page(request):
+        return _page(request, error.status, error.code, error.message)
     headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
     return error_response(error.status, error.code, error.message, headers, **error.fields)
 
@@ -72,6 +86,8 @@ async def on_redwood_error(request: Request, error: Exception) -> Response:
     """Starlette exception handler for RedwoodError: the typed error becomes a stable code."""
     assert isinstance(error, errors.RedwoodError)
     status, code = status_and_code(error)
+    if _wants_page(request):
+        return _page(request, status, code, error.message)
     return error_response(status, code, error.message)
 
 
@@ -82,6 +98,8 @@ async def on_http_error(request: Request, error: Exception) -> Response:
     message = {404: f"No route for {request.url.path!r}; see /openapi.json for the API.",
                405: f"{request.method} is not allowed on {request.url.path!r}."}.get(
                    error.status_code, str(error.detail))
+    if _wants_page(request):
+        return _page(request, error.status_code, code, message)
     return error_response(error.status_code, code, message, dict(error.headers or {}))
 
 

@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from jinja2 import Environment, PackageLoader
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from redwood.engine.blocked import kind_now
+from redwood.model import Execution
 from redwood.server import timeline
 from redwood.server.context import context, json_body
 from redwood.server.errors import ApiError
@@ -30,7 +32,8 @@ def environment() -> Environment:
     """The template environment: autoescaping on, so user payloads are always text."""
     env = Environment(loader=PackageLoader("redwood.server", "templates"), autoescape=True,
                       trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(ts=format_time, dur=format_duration, pretty=pretty_json)
+    env.filters.update(ts=format_time, dur=format_duration, pretty=pretty_json,
+                       stored=stored_value, pathpart=lambda text: quote(str(text), safe=""))
     env.globals.update(statuses=list(ExecutionStatus), blocked_kinds=list(BlockedKind))
     return env
 
@@ -80,11 +83,17 @@ def list_page(request: Request) -> Response:
     counts = reads.counts(where)
     filters = {key: request.query_params.get(key, "") for key in _FILTER_KEYS}
     base = {k: v for k, v in filters.items() if v}
+    unfiltered = {k: v for k, v in base.items() if k != "status"}
     next_url = "/?" + urlencode({**base, "cursor": page.next_cursor}) if page.next_cursor else None
-    return _render(request, "list.html", page=page, counts=counts, filters=filters, now=now,
-                   functions=context(request).app.registry.names(), next_url=next_url,
-                   first_url="/?" + urlencode(base), paged="cursor" in request.query_params,
-                   total=sum(counts.values()))
+    return _render(
+        request, "list.html", page=page, counts=counts, filters=filters, now=now,
+        functions=context(request).app.registry.names(), next_url=next_url,
+        first_url="/?" + urlencode(base), paged="cursor" in request.query_params,
+        total=sum(counts.values()), first_url_without_status="/?" + urlencode(unfiltered),
+        status_urls={s.value: "/?" + urlencode({**unfiltered, "status": s.value})
+                     for s in ExecutionStatus},
+        kinds={e.id: _kind(kind_now(e, now)) for e in page.executions},
+    )
 
 
 def execution_page(request: Request) -> Response:
@@ -102,12 +111,27 @@ def execution_page(request: Request) -> Response:
     execution = view.execution
     return _render(
         request, "execution.html", view=view, execution=execution, now=now, chart=chart,
+        signature=signature(execution, now),
         history=history, history_filter=query.only.value,
         input=stored_value(execution.input), result=stored_value(execution.result),
         parent_id=execution.parent_execution_id,
         callbacks=[b for b in view.blocked if b.kind is BlockedKind.CALLBACK],
         events=[b for b in view.blocked if b.kind is BlockedKind.EVENT],
     )
+
+
+def signature(execution: Execution, now: float) -> str:
+    """What the page's script compares to notice that the execution moved on."""
+    return f"{execution.status.value}/{execution.invocations}/{_kind(kind_now(execution, now))}"
+
+
+def _kind(kind: BlockedKind | None) -> str:
+    return kind.value if kind is not None else ""
+
+
+def error_page(request: Request, status: int, code: str, message: str) -> HTMLResponse:
+    """An error shown as a page (for browsers on dashboard routes)."""
+    return _render(request, "error.html", status=status, code=code, message=message)
 
 
 def login_page(request: Request) -> Response:
@@ -142,7 +166,7 @@ def logout(request: Request) -> Response:
 
 ROUTES = [
     Route("/", list_page, methods=["GET"]),
-    Route("/executions/{execution_id}", execution_page, methods=["GET"]),
+    Route("/executions/{execution_id:path}", execution_page, methods=["GET"]),
     Route("/login", login_page, methods=["GET"]),
     Route("/login", login, methods=["POST"]),
     Route("/logout", logout, methods=["POST"]),
