@@ -41,6 +41,7 @@ class Timeline:
     end: float
     rows: list[Row]
     ticks: list[tuple[float, float]]
+    now_at: float | None = None
 
 
 def tree_order(operations: Iterable[Operation]) -> list[tuple[Operation, int]]:
@@ -74,15 +75,26 @@ def build(
     """The Gantt chart of one execution."""
     start = execution.created_at
     end = execution.ended_at if execution.ended_at is not None else now
-    span = max(end - start, 1e-3)
     attempts = _attempts(history, end)
+    # A running execution's chart reaches past now to its pending timers (waits, back-offs,
+    # callback deadlines), but at most as far again as it has run, so a year-long wait does
+    # not squash everything else into a line.
+    planned = [op.due_at for op in operations if op.due_at is not None and op.due_at > end
+               and not op.status.finished]
+    horizon = min(max(planned), end + max(end - start, 60.0)) if planned and \
+        execution.ended_at is None else end
+    span = max(horizon - start, 1e-3)
     rows = []
     for op, depth in tree_order(operations):
-        spans = attempts.get(op.id) or _plain(op, end)
+        spans = list(attempts.get(op.id) or _plain(op, end))
+        if op.due_at is not None and op.due_at > end and not op.status.finished \
+                and execution.ended_at is None:
+            spans.append(("planned", end, min(op.due_at, horizon), "due"))
         segments = [_segment(kind, a, b, label, start, span) for kind, a, b, label in spans]
         rows.append(Row(op, depth, segments))
     ticks = [(i * 25.0, start + span * i / 4) for i in range(5)]
-    return Timeline(start, end, rows, ticks)
+    now_at = round((end - start) / span * 100, 3) if horizon > end else None
+    return Timeline(start, horizon, rows, ticks, now_at)
 
 
 def _segment(kind: str, a: float, b: float, label: str, start: float, span: float) -> Segment:
