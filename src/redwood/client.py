@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Generic, TypeVar
 
+from redwood.engine import blocked
+from redwood.engine.blocked import BlockedOn
 from redwood.engine.engine import Engine
 from redwood.engine.registry import DurableFunction
 from redwood.errors import ExecutionFailed, UnknownFunction
 from redwood.model import Execution, ExecutionFilter, HistoryEvent, Operation
 from redwood.serde import return_hint
-from redwood.types import ExecutionStatus
+from redwood.types import BlockedKind, ExecutionStatus
 
 I = TypeVar("I")  # noqa: E741
 R = TypeVar("R")
@@ -101,16 +104,25 @@ class Client:
         self, *, function: str | None = None,
         status: ExecutionStatus | str | list[ExecutionStatus | str] | None = None,
         since: float | None = None, until: float | None = None, id_contains: str | None = None,
-        limit: int = 100,
+        limit: int = 100, blocked_on: BlockedKind | str | None = None,
     ) -> list[Execution]:
-        """Executions, newest first, filtered by function, status and creation time."""
+        """Executions, newest first, filtered by function, status, blocked-on and creation time."""
         statuses: tuple[ExecutionStatus, ...] = ()
         if status is not None:
             items = status if isinstance(status, list) else [status]
             statuses = tuple(ExecutionStatus(s) for s in items)
-        where = ExecutionFilter(function=function, statuses=statuses, created_after=since,
-                                created_before=until, id_contains=id_contains, limit=limit)
+        where = ExecutionFilter(
+            function=function, statuses=statuses, created_after=since, created_before=until,
+            id_contains=id_contains, limit=limit,
+            blocked_on=BlockedKind(blocked_on) if blocked_on is not None else None,
+            now=self._engine.clock.now())
         return self._engine.store.list_executions(where)
+
+    def blocked_on(self, execution_id: str) -> Sequence[BlockedOn]:
+        """What the execution waits for now, the one that names its kind first ([] if ended)."""
+        execution = self._engine.get(execution_id)
+        operations = self._engine.store.operations(execution_id)
+        return blocked.load(self._engine.store, execution, operations, self._engine.clock.now())
 
     def history(self, execution_id: str, after_id: int = 0, limit: int = 10_000) -> list[HistoryEvent]:
         """The execution's event log, oldest first."""

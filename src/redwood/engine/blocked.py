@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from redwood.model import Execution, Operation
+from redwood.store.base import Store
 from redwood.types import BlockedKind, ExecutionStatus, OperationStatus, OperationType
 
 # When an execution waits on several things at once (parallel branches), the first of these
@@ -88,6 +89,27 @@ def blocked_on(
         return [BlockedOn(BlockedKind.READY, since=execution.ready_at,
                           details={"reason": reason, "invocations": execution.invocations})]
     return waits(journal, children, last_invocation_at)
+
+
+def load(
+    store: Store, execution: Execution, operations: list[Operation], now: float,
+    children: Mapping[str, Execution] | None = None,
+) -> list[BlockedOn]:
+    """``blocked_on`` with what it needs read from ``store``: child executions of pending
+    invokes not in ``children`` and the end of the last invocation (one indexed query each)."""
+    if execution.status is not ExecutionStatus.RUNNING:
+        return []
+    by_id = dict(children or {})
+    for op in operations:
+        child_id = op.details.get("child_execution_id")
+        if op.type is OperationType.CHAINED_INVOKE and not op.status.finished \
+                and isinstance(child_id, str) and child_id not in by_id:
+            child = store.get_execution(child_id)
+            if child is not None:
+                by_id[child_id] = child
+    last = store.latest_event(execution.id, "InvocationCompleted")
+    return blocked_on(execution, operations, now, children=by_id,
+                      last_invocation_at=last.timestamp if last is not None else None)
 
 
 def waits(

@@ -26,9 +26,8 @@ from redwood.server.errors import (
 from redwood.server.guard import Guard
 from redwood.server.openapi import openapi_json
 from redwood.server.reads import Reads
-from redwood.server.security import Credentials, check_binding
+from redwood.server.security import DEFAULT_MAX_BODY, Credentials, check_binding
 
-DEFAULT_MAX_BODY = 2 << 20
 # The pages load nothing from elsewhere and run no inline script: a payload that slipped past
 # escaping still could not execute.
 _SECURITY_HEADERS = [

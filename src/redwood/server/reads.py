@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from redwood.app import App
-from redwood.engine.blocked import BlockedOn, blocked_on
+from redwood.engine.blocked import BlockedOn
+from redwood.engine.blocked import load as load_blocked
 from redwood.model import Execution, ExecutionFilter, HistoryEvent, Operation
 from redwood.server.query import HistoryFilter, HistoryQuery, encode_cursor
-from redwood.types import ExecutionStatus, OperationType
+from redwood.types import ExecutionStatus
 
 MAX_CHILDREN = 200
 # A filtered history page reads at most this many events before answering with what it found:
@@ -73,19 +74,8 @@ class Reads:
         operations = self.store.operations(execution_id)
         children = self.store.list_executions(
             ExecutionFilter(parent_execution_id=execution_id, limit=MAX_CHILDREN))
-        blocked: list[BlockedOn] = []
-        if not execution.status.finished:
-            last = self.store.latest_event(execution_id, "InvocationCompleted")
-            by_id = {child.id: child for child in children}
-            for op in operations:
-                child_id = op.details.get("child_execution_id")
-                if op.type is OperationType.CHAINED_INVOKE and isinstance(child_id, str) \
-                        and child_id not in by_id:
-                    child = self.store.get_execution(child_id)
-                    if child is not None:
-                        by_id[child_id] = child
-            blocked = blocked_on(execution, operations, self.now(), children=by_id,
-                                 last_invocation_at=last.timestamp if last else None)
+        blocked = load_blocked(self.store, execution, operations, self.now(),
+                               {child.id: child for child in children})
         return ExecutionView(execution, blocked, children, operations)
 
     def history(

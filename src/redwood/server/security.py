@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from redwood.errors import ValidationError
 
 SESSION_COOKIE = "redwood_session"
+DEFAULT_MAX_BODY = 2 << 20
 TOKEN_VARIABLE = "REDWOOD_TOKEN"
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
 _CALLBACK_ALPHABET = re.compile(r"^[A-Za-z0-9_\-]+$")
