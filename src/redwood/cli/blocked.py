@@ -47,7 +47,8 @@ def _line(item: BlockedOn, now: float) -> str:
                 "reason", "last_heartbeat_at"):
         value = details.get(key)
         if value is not None:
-            parts.append(f"{key.replace('_', ' ')} {_time(value) if key.endswith('_at') else value}")
+            shown = _time(value) if key.endswith("_at") else value
+            parts.append(f"{key.replace('_', ' ')} {shown}")
     error = details.get("last_error")
     if isinstance(error, dict):
         parts.append(f"last error {error.get('type')}: {error.get('message')}")
