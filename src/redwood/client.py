@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Sequence
 from typing import Any, Generic, TypeVar
 
@@ -102,14 +103,14 @@ class Client:
 
     def list(
         self, *, function: str | None = None,
-        status: ExecutionStatus | str | list[ExecutionStatus | str] | None = None,
+        status: ExecutionStatus | str | Sequence[ExecutionStatus | str] | None = None,
         since: float | None = None, until: float | None = None, id_contains: str | None = None,
         limit: int = 100, blocked_on: BlockedKind | str | None = None,
     ) -> list[Execution]:
         """Executions, newest first, filtered by function, status, blocked-on and creation time."""
         statuses: tuple[ExecutionStatus, ...] = ()
         if status is not None:
-            items = status if isinstance(status, list) else [status]
+            items: Sequence[ExecutionStatus | str] = [status] if isinstance(status, str) else status
             statuses = tuple(ExecutionStatus(s) for s in items)
         where = ExecutionFilter(
             function=function, statuses=statuses, created_after=since, created_before=until,
@@ -118,18 +119,18 @@ class Client:
             now=self._engine.clock.now())
         return self._engine.store.list_executions(where)
 
-    def blocked_on(self, execution_id: str) -> Sequence[BlockedOn]:
+    def blocked_on(self, execution_id: str) -> builtins.list[BlockedOn]:
         """What the execution waits for now, the one that names its kind first ([] if ended)."""
         execution = self._engine.get(execution_id)
         operations = self._engine.store.operations(execution_id)
         return blocked.load(self._engine.store, execution, operations, self._engine.clock.now())
 
-    def history(self, execution_id: str, after_id: int = 0, limit: int = 10_000) -> list[HistoryEvent]:
+    def history(self, execution_id: str, after_id: int = 0, limit: int = 10_000) -> builtins.list[HistoryEvent]:
         """The execution's event log, oldest first."""
         self._engine.get(execution_id)
         return self._engine.store.history(execution_id, after_id, limit)
 
-    def operations(self, execution_id: str) -> list[Operation]:
+    def operations(self, execution_id: str) -> builtins.list[Operation]:
         """The execution's journal in recorded order."""
         self._engine.get(execution_id)
         return self._engine.store.operations(execution_id)

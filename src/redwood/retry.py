@@ -107,7 +107,7 @@ class RetryPolicy:
 
     def is_retryable(self, error: BaseException) -> bool:
         """Whether ``error`` qualifies for another attempt under this policy."""
-        if isinstance(error, _NEVER_RETRIED) or isinstance(error, self.non_retryable):
+        if isinstance(error, (*_NEVER_RETRIED, *self.non_retryable)):
             return False
         return isinstance(error, self.retryable)
 

@@ -43,10 +43,13 @@ def _needs_validation(hint: Any) -> bool:
 class JsonSerde:
     """JSON text; anything pydantic can dump is accepted, and the type hint rebuilds it on read."""
 
+    # One encoder for every call: json.dumps with options would build a new one each time.
+    _encoder = json.JSONEncoder(default=_to_jsonable, separators=(",", ":"), allow_nan=False)
+
     def encode(self, value: Any) -> str:
         if isinstance(value, pydantic.BaseModel):
             return value.model_dump_json()
-        return json.dumps(value, default=_to_jsonable, separators=(",", ":"), allow_nan=False)
+        return self._encoder.encode(value)
 
     def decode(self, text: str, hint: Any) -> Any:
         if _needs_validation(hint):

@@ -62,10 +62,11 @@ class Notifier:
                 if not listeners:
                     del self._by_execution[execution_id]
 
-    def publish(self, execution_id: str | None = None) -> None:
-        """Wake the workers, and the waiters of ``execution_id`` if given."""
+    def publish(self, execution_id: str | None = None, work: bool = True) -> None:
+        """Wake the waiters of ``execution_id`` if given, and the workers when ``work`` may be
+        ready (an execution that just finished gives workers nothing to do)."""
         with self._lock:
-            listeners = list(self._listeners)
+            listeners = list(self._listeners) if work else []
             if execution_id is not None:
                 listeners.extend(self._by_execution.get(execution_id, ()))
         for listener in listeners:
@@ -180,7 +181,7 @@ class Engine:
         finally:
             self._live.pop(invocation.execution_id, None)
         if status.finished or outcome.immediate:
-            self.notifier.publish(invocation.execution_id)
+            self.notifier.publish(invocation.execution_id, work=not status.finished)
         return status
 
     def hand_back(self, execution_ids: list[str]) -> None:

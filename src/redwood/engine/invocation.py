@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from typing import Any
 
 from redwood.clock import Clock
 from redwood.engine import blocked, transitions
@@ -114,7 +115,9 @@ class Invocation:
                                                blocked_on=waiting))
                 return ExecutionStatus.RUNNING
             event, status = _EXECUTION_EVENT[outcome.ending]
-            details = {"result": outcome.result} if outcome.result is not None else {}
+            details: dict[str, Any] = {}
+            if outcome.result is not None:
+                details = {"result": outcome.result}
             if outcome.error is not None:
                 details = {"error": outcome.error.to_json()}
             self._events.append(NewEvent(type=event, details=details))

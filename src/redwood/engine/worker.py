@@ -11,6 +11,7 @@ import threading
 import time
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
 
 from redwood.engine.engine import Engine
 from redwood.errors import LeaseLost
@@ -137,7 +138,7 @@ class Worker:
             future = self._threads.submit(self.engine.invoke, claim)
         future.add_done_callback(lambda done: self._done(claim, done))
 
-    def _done(self, claim: Claim, future: Future[object]) -> None:
+    def _done(self, claim: Claim, future: Future[Any]) -> None:
         error = future.exception() if not future.cancelled() else None
         if isinstance(error, LeaseLost):
             _logger.warning("%s", error)
@@ -146,8 +147,10 @@ class Worker:
         self._leases.pop(claim.execution.id, None)
         with self._cv:
             self._busy -= 1
-            self._kicked = True
-            self._cv.notify_all()
+            # Only a dispatcher that stopped claiming for want of a slot needs to hear of it.
+            if self._busy == self.concurrency - 1 or self._stopping:
+                self._kicked = True
+                self._cv.notify_all()
 
     # --- the dispatcher ------------------------------------------------------------------------
 

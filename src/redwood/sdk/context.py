@@ -88,7 +88,7 @@ class _Base:
         if serde is not None:
             codec = Codec(serde, codec.max_bytes)
         return StepOptions(
-            name=name or getattr(fn, "__name__", "step"),
+            name=name or str(getattr(fn, "__name__", "step")),
             retry=retry if retry is not None else self._default_retry,
             semantics=StepSemantics(semantics), codec=codec,
         )
@@ -116,7 +116,9 @@ class DurableContext(_Base):
         serde: Serde | None = None,
     ) -> T: ...
 
-    def step(
+    # mypy cannot match a TypeVarTuple overload to any implementation signature; the overloads
+    # above are what callers are checked against.
+    def step(  # type: ignore[misc]
         self, fn: Callable[..., T], /, *args: Any, name: str | None = None,
         retry: RetryPolicy | None = None,
         semantics: StepSemantics = StepSemantics.AT_LEAST_ONCE_PER_RETRY,
@@ -164,7 +166,7 @@ class AsyncDurableContext(_Base):
         serde: Serde | None = None,
     ) -> T: ...
 
-    async def step(
+    async def step(  # type: ignore[misc]
         self, fn: Callable[..., Any], /, *args: Any, name: str | None = None,
         retry: RetryPolicy | None = None,
         semantics: StepSemantics = StepSemantics.AT_LEAST_ONCE_PER_RETRY,

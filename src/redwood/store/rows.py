@@ -20,10 +20,13 @@ OPERATION_COLUMNS = (
 )
 HISTORY_COLUMNS = "id, execution_id, type, subtype, operation_id, parent_id, name, timestamp, details"
 
+# json.dumps with non-default arguments builds a new encoder per call; this is on the hot path.
+_encode = json.JSONEncoder(separators=(",", ":")).encode
+
 
 def error_text(error: ErrorRecord | None) -> str | None:
     """The stored form of an error."""
-    return None if error is None else json.dumps(error.to_json(), separators=(",", ":"))
+    return None if error is None else _encode(error.to_json())
 
 
 def read_error(text: str | None) -> ErrorRecord | None:
@@ -33,7 +36,7 @@ def read_error(text: str | None) -> ErrorRecord | None:
 
 def details_text(details: dict[str, Any] | None) -> str | None:
     """The stored form of a details mapping (None when empty)."""
-    return json.dumps(details, separators=(",", ":")) if details else None
+    return _encode(details) if details else None
 
 
 def execution_from_row(row: Sequence[Any]) -> Execution:

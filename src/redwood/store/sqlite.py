@@ -49,10 +49,13 @@ _INSERT_EVENT = (
 
 
 class _Request:
-    __slots__ = ("done", "error", "fn", "value", "wake")
+    __slots__ = ("done", "error", "fn", "journal", "value", "wake")
 
-    def __init__(self, fn: Callable[[sqlite3.Connection], Any]) -> None:
+    def __init__(
+        self, fn: Callable[[sqlite3.Connection], Any] | None, journal: JournalWrite | None = None
+    ) -> None:
         self.fn = fn
+        self.journal = journal
         self.done = False
         self.value: Any = None
         self.error: BaseException | None = None
@@ -75,7 +78,14 @@ class _GroupCommitter:
         self._leading = False
 
     def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        request = _Request(fn)
+        """Run ``fn`` inside the next shared transaction and return what it returns."""
+        return self._submit(_Request(fn))  # type: ignore[no-any-return]
+
+    def commit(self, write: JournalWrite) -> CommitResult:
+        """Commit a checkpoint batch in the next shared transaction."""
+        return self._submit(_Request(None, write))  # type: ignore[no-any-return]
+
+    def _submit(self, request: _Request) -> Any:
         with self._lock:
             self._queue.append(request)
             lead = not self._leading
@@ -86,7 +96,7 @@ class _GroupCommitter:
             self._lead()
         if request.error is not None:
             raise request.error
-        return request.value  # type: ignore[no-any-return]
+        return request.value
 
     def _lead(self) -> None:
         with self._lock:
@@ -105,10 +115,17 @@ class _GroupCommitter:
 
     def _write(self, batch: list[_Request]) -> None:
         connection = self._connection
+        journals = [request for request in batch if request.journal is not None]
+        others = [request for request in batch if request.journal is None]
         isolate = len(batch) > 1
         try:
             connection.execute("BEGIN IMMEDIATE")
-            for request in batch:
+            if journals:
+                # Checkpoints are written together with a fixed number of statements, however
+                # many executions share the commit: every statement releases the GIL, and
+                # getting it back costs up to a switch interval when other threads are busy.
+                _commit_journals(connection, journals)
+            for request in others:
                 self._apply(connection, request, isolate)
             if faults.ACTIVE:
                 faults.reach("commit.before")
@@ -127,6 +144,7 @@ class _GroupCommitter:
 
     @staticmethod
     def _apply(connection: sqlite3.Connection, request: _Request, isolate: bool) -> None:
+        assert request.fn is not None
         if not isolate:
             request.value = request.fn(connection)
             return
@@ -218,7 +236,7 @@ class SQLiteStore:
         return self._committer.run(lambda c: _renew(c, worker_id, leases, now, lease_seconds))
 
     def commit(self, write: JournalWrite) -> CommitResult:
-        return self._committer.run(lambda c: _commit(c, write))
+        return self._committer.commit(write)
 
     def request_cancel(self, execution_id: str, now: float) -> Execution:
         return self._committer.run(lambda c: _request_cancel(c, execution_id, now))
@@ -355,39 +373,57 @@ def _renew(
     return lost
 
 
-def _commit(connection: sqlite3.Connection, write: JournalWrite) -> CommitResult:
-    row = connection.execute(
-        "SELECT lease_token, status, cancel_requested FROM executions WHERE id = ?",
-        (write.execution_id,),
-    ).fetchone()
-    if row is None or row[0] != write.lease_token or row[1] != "RUNNING":
-        raise _lease_lost(write.execution_id, write.lease_token, row)
-    if write.operations:
+def _commit_journals(connection: sqlite3.Connection, requests: list[_Request]) -> None:
+    """Apply many executions' checkpoint batches: fence them all with one read, then write the
+    accepted ones with one statement per table. A refused write touches nothing."""
+    writes = [request.journal for request in requests if request.journal is not None]
+    ids = list({write.execution_id for write in writes})
+    rows = connection.execute(
+        f"SELECT id, lease_token, status, cancel_requested FROM executions "
+        f"WHERE id IN ({', '.join('?' for _ in ids)})",
+        ids,
+    ).fetchall()
+    current = {row[0]: row for row in rows}
+    accepted: list[JournalWrite] = []
+    for request in requests:
+        write = request.journal
+        assert write is not None
+        row = current.get(write.execution_id)
+        if row is None or row[1] != write.lease_token or row[2] != "RUNNING":
+            request.error = _lease_lost(write.execution_id, write.lease_token, row)
+            continue
+        request.value = CommitResult(cancel_requested=bool(row[3]))
+        accepted.append(write)
+    operations = [operation_params(w.execution_id, op) for w in accepted for op in w.operations]
+    if operations:
+        connection.executemany(_UPSERT_OPERATION, operations)
+    events = [params for w in accepted for params in _event_params(w)]
+    if events:
+        connection.executemany(_INSERT_EVENT, events)
+    outcomes = [
+        (w.outcome.status.value, w.outcome.result, error_text(w.outcome.error), w.now,
+         w.execution_id)
+        for w in accepted if w.outcome is not None
+    ]
+    if outcomes:
         connection.executemany(
-            _UPSERT_OPERATION, [operation_params(write.execution_id, op) for op in write.operations]
-        )
-    if write.events:
-        connection.executemany(_INSERT_EVENT, _event_params(write))
-    if write.outcome is not None:
-        outcome = write.outcome
-        connection.execute(
             "UPDATE executions SET status = ?, result = ?, error = ?, ended_at = ?, "
             "ready_at = NULL, lease_owner = NULL, lease_expires_at = NULL, wake_pending = 0, "
             "blocked_on = NULL "
             "WHERE id = ?",
-            (outcome.status.value, outcome.result, error_text(outcome.error), write.now,
-             write.execution_id),
+            outcomes,
         )
-    elif write.release:
+    releases = [(w.now, w.ready_at, _kind(w.blocked_on), w.execution_id) for w in accepted
+                if w.outcome is None and w.release]
+    if releases:
         # Something that arrived while we held the lease (an event, a cancel) must not wait for
         # a timer that may never come: it makes the execution ready at once.
-        connection.execute(
+        connection.executemany(
             "UPDATE executions SET lease_owner = NULL, lease_expires_at = NULL, wake_pending = 0, "
             "ready_at = CASE WHEN wake_pending = 1 OR cancel_requested = 1 THEN ? ELSE ? END, "
             "blocked_on = ? WHERE id = ?",
-            (write.now, write.ready_at, _kind(write.blocked_on), write.execution_id),
+            releases,
         )
-    return CommitResult(cancel_requested=bool(row[2]))
 
 
 def _kind(kind: BlockedKind | None) -> str | None:
