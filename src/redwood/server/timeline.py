@@ -10,6 +10,7 @@ from redwood.types import OperationStatus, OperationType
 
 # Narrower segments would vanish on screen; they are drawn this wide (in % of the chart).
 _MIN_WIDTH = 0.25
+_UNDERNEATH = frozenset({"backoff", "planned"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +91,8 @@ def build(
         if op.due_at is not None and op.due_at > end and not op.status.finished \
                 and execution.ended_at is None:
             spans.append(("planned", end, min(op.due_at, horizon), "due"))
+        # Attempts are drawn last, so a short one stays visible over the back-off it starts.
+        spans.sort(key=lambda item: item[0] not in _UNDERNEATH)
         segments = [_segment(kind, a, b, label, start, span) for kind, a, b, label in spans]
         rows.append(Row(op, depth, segments))
     ticks = [(i * 25.0, start + span * i / 4) for i in range(5)]
