@@ -9,12 +9,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from server_support import TOKEN
 from starlette.testclient import TestClient
 
 from redwood import App, DurableContext, RetryPolicy
 from redwood.engine.registry import DurableFunction
 from redwood.server import create_app
+from server.server_support import TOKEN
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Helpers shared by the server tests (imported by name: pytest puts this folder on sys.path)."""
+"""Helpers shared by the server tests (imported by name: as server.server_support)."""
 
 from __future__ import annotations
 

@@ -6,11 +6,11 @@ import sqlite3
 from typing import Any
 
 import pytest
-from server_support import error_code
 from starlette.testclient import TestClient
 
 from redwood import App, ManualClock
 from redwood.server import create_app
+from server.server_support import error_code
 
 
 def _drain(app: App) -> None:

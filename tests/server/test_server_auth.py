@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from server_support import HAS_OUTSIDE_WORLD, NEEDS_OPS_WAIT, TOKEN, error_code
 from starlette.testclient import TestClient
 
 from redwood import App, ValidationError
 from redwood.cli.serve import serve
 from redwood.server import create_app
 from redwood.server.security import callback_id_is_unguessable, is_loopback
+from server.server_support import HAS_OUTSIDE_WORLD, NEEDS_OPS_WAIT, TOKEN, error_code
 
 BEARER = {"Authorization": f"Bearer {TOKEN}"}
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from server_support import TOKEN
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from redwood import App, ManualClock
 from redwood.server import create_app
+from server.server_support import TOKEN
 
 
 def _drain(app: App) -> None:

@@ -14,7 +14,7 @@ from starlette.routing import Route
 
 from redwood.engine.blocked import kind_now
 from redwood.model import Execution
-from redwood.server import timeline
+from redwood.server import fragments, timeline
 from redwood.server.context import context, json_body
 from redwood.server.errors import ApiError
 from redwood.server.query import execution_filter, history_query
@@ -22,8 +22,6 @@ from redwood.server.security import SESSION_COOKIE
 from redwood.server.views import stored_value
 from redwood.types import BlockedKind, ExecutionStatus
 
-# Beyond this many history events the chart draws steps from the journal alone.
-_TIMELINE_HISTORY = 20_000
 _FILTER_KEYS = ("function", "status", "blocked_on", "created_after", "created_before",
                 "id_contains", "limit")
 
@@ -32,9 +30,10 @@ def environment() -> Environment:
     """The template environment: autoescaping on, so user payloads are always text."""
     env = Environment(loader=PackageLoader("redwood.server", "templates"), autoescape=True,
                       trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(ts=format_time, dur=format_duration, pretty=pretty_json,
+    env.filters.update(ts=format_time, dur=timeline.duration, pretty=pretty_json,
                        stored=stored_value, pathpart=lambda text: quote(str(text), safe=""))
-    env.globals.update(statuses=list(ExecutionStatus), blocked_kinds=list(BlockedKind))
+    env.globals.update(statuses=list(ExecutionStatus), blocked_kinds=list(BlockedKind),
+                       gantt_rows=fragments.gantt_rows, operation_rows=fragments.operation_rows)
     return env
 
 
@@ -43,24 +42,6 @@ def format_time(value: float | None) -> str:
     if value is None:
         return "—"
     return datetime.fromtimestamp(value, UTC).strftime("%Y-%m-%d %H:%M:%S") + "Z"
-
-
-def format_duration(seconds: float | None) -> str:
-    """A duration for people: 850 ms, 12.4 s, 3 m 05 s, 2 h 10 m, 3 d 4 h."""
-    if seconds is None:
-        return "—"
-    if seconds < 1:
-        return f"{seconds * 1000:.0f} ms"
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    minutes, secs = divmod(int(seconds), 60)
-    if minutes < 60:
-        return f"{minutes} m {secs:02d} s"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 48:
-        return f"{hours} h {minutes:02d} m"
-    days, hours = divmod(hours, 24)
-    return f"{days} d {hours} h"
 
 
 def pretty_json(value: Any) -> str:
@@ -104,9 +85,8 @@ def execution_page(request: Request) -> Response:
     now = reads.now()
     query = history_query(request.query_params)
     history = reads.history(execution_id, query, view.operations)
-    chart_events = []
-    if timeline.needs_history(view.operations):
-        chart_events = reads.store.history(execution_id, 0, _TIMELINE_HISTORY)
+    retried = timeline.needs_history(view.operations)
+    chart_events = reads.store.operation_history(execution_id, retried) if retried else []
     chart = timeline.build(view.execution, view.operations, chart_events, now)
     execution = view.execution
     return _render(

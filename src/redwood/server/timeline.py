@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from redwood.model import Execution, HistoryEvent, Operation
 from redwood.types import OperationStatus, OperationType
@@ -22,16 +23,21 @@ class Segment:
     end: float
     left: float
     width: float
-    label: str
+    title: str
 
 
 @dataclass(frozen=True, slots=True)
 class Row:
-    """One operation in tree order, with its depth and its bars."""
+    """One operation in tree order, with its depth, its bars, and its texts ready to show
+    (a page may list a thousand operations: the template only pastes)."""
 
     op: Operation
     depth: int
     segments: list[Segment] = field(default_factory=list)
+    label: str = ""
+    kind: str = ""
+    started: str = ""
+    duration: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,12 +68,11 @@ def tree_order(operations: Iterable[Operation]) -> list[tuple[Operation, int]]:
     return ordered
 
 
-def needs_history(operations: Iterable[Operation]) -> bool:
-    """Whether some step had more than one attempt or did not simply succeed (the history
-    then tells its attempts apart; otherwise the journal alone draws the chart)."""
-    return any(op.type is OperationType.STEP and (op.attempt > 1 or op.status is not
-                                                  OperationStatus.SUCCEEDED)
-               for op in operations)
+def needs_history(operations: Iterable[Operation]) -> list[str]:
+    """The steps whose attempts only the history tells apart: retried or not simply succeeded
+    (the journal alone draws every other operation)."""
+    return [op.id for op in operations if op.type is OperationType.STEP and (
+        op.attempt > 1 or op.status is not OperationStatus.SUCCEEDED)]
 
 
 def build(
@@ -86,6 +91,7 @@ def build(
         execution.ended_at is None else end
     span = max(horizon - start, 1e-3)
     rows = []
+    depth_cap = 8
     for op, depth in tree_order(operations):
         spans = list(attempts.get(op.id) or _plain(op, end))
         if op.due_at is not None and op.due_at > end and not op.status.finished \
@@ -94,7 +100,13 @@ def build(
         # Attempts are drawn last, so a short one stays visible over the back-off it starts.
         spans.sort(key=lambda item: item[0] not in _UNDERNEATH)
         segments = [_segment(kind, a, b, label, start, span) for kind, a, b, label in spans]
-        rows.append(Row(op, depth, segments))
+        stop = op.ended_at if op.ended_at is not None else end
+        rows.append(Row(
+            op, min(depth, depth_cap), segments,
+            label=op.name or op.subtype or op.type.value.lower(),
+            kind=op.type.value.lower() + (f" {op.subtype}" if op.subtype else ""),
+            started=_clock(op.started_at),
+            duration=duration(stop - op.started_at) if op.started_at is not None else ""))
     ticks = [(i * 25.0, start + span * i / 4) for i in range(5)]
     now_at = round((end - start) / span * 100, 3) if horizon > end else None
     return Timeline(start, horizon, rows, ticks, now_at)
@@ -103,7 +115,32 @@ def build(
 def _segment(kind: str, a: float, b: float, label: str, start: float, span: float) -> Segment:
     left = min(max((a - start) / span * 100, 0.0), 100.0)
     width = max(min((b - a) / span * 100, 100.0 - left), _MIN_WIDTH)
-    return Segment(kind, a, b, round(min(left, 100 - _MIN_WIDTH), 3), round(width, 3), label)
+    title = f"{label}: +{duration(a - start)} → +{duration(b - start)} ({duration(b - a)})"
+    return Segment(kind, a, b, round(min(left, 100 - _MIN_WIDTH), 3), round(width, 3), title)
+
+
+def duration(seconds: float | None) -> str:
+    """A duration for people: 850 ms, 12.4 s, 3 m 05 s, 2 h 10 m, 3 d 4 h."""
+    if seconds is None:
+        return "—"
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} m {secs:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {minutes:02d} m"
+    days, hours = divmod(hours, 24)
+    return f"{days} d {hours} h"
+
+
+def _clock(moment: float | None) -> str:
+    if moment is None:
+        return ""
+    return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%d %H:%M:%S") + "Z"
 
 
 def _plain(op: Operation, end: float) -> list[tuple[str, float, float, str]]:

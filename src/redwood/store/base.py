@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -122,6 +123,12 @@ class Store(Protocol):
 
     def history(self, execution_id: str, after_id: int = 0, limit: int = 1000) -> list[HistoryEvent]:
         """History events with id greater than ``after_id``, oldest first."""
+        ...
+
+    def operation_history(
+        self, execution_id: str, operation_ids: Collection[str]
+    ) -> list[HistoryEvent]:
+        """The history events of some operations of one execution, oldest first."""
         ...
 
     def latest_event(self, execution_id: str, event_type: str) -> HistoryEvent | None:

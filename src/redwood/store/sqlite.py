@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
@@ -273,6 +273,22 @@ class SQLiteStore:
             (execution_id, after_id, limit),
         ).fetchall()
         return [history_from_row(row) for row in rows]
+
+    def operation_history(
+        self, execution_id: str, operation_ids: Collection[str]
+    ) -> list[HistoryEvent]:
+        wanted = list(operation_ids)
+        found: list[HistoryEvent] = []
+        # Chunks keep the statement under SQLite's bound-parameter limit.
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start:start + 500]
+            rows = self._reader().execute(
+                f"SELECT {HISTORY_COLUMNS} FROM history WHERE execution_id = ? "
+                f"AND operation_id IN ({', '.join('?' for _ in chunk)}) ORDER BY id",
+                (execution_id, *chunk),
+            ).fetchall()
+            found.extend(history_from_row(row) for row in rows)
+        return sorted(found, key=lambda event: event.id) if len(wanted) > 500 else found
 
     def latest_event(self, execution_id: str, event_type: str) -> HistoryEvent | None:
         row = self._reader().execute(
