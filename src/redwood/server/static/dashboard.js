@@ -228,8 +228,21 @@ function historyRow(e) {
     el("td", {}, op), el("td", {}, details));
 }
 
+function prettyOnOpen(root) {
+  // Results come as stored (compact) JSON; indent one only when somebody opens it.
+  root.addEventListener("toggle", (event) => {
+    const details = event.target;
+    if (!details.classList || !details.classList.contains("raw-json") || !details.open) return;
+    const pre = details.querySelector("pre");
+    if (pre.dataset.pretty) return;
+    try { pre.textContent = JSON.stringify(JSON.parse(pre.textContent), null, 2); } catch (_) {}
+    pre.dataset.pretty = "1";
+  }, true);
+}
+
 function initExecution() {
   const executionId = document.body.dataset.execution;
+  prettyOnOpen(document);
   for (const button of document.querySelectorAll("[data-open]")) {
     button.addEventListener("click", () => openDialog(button));
   }
