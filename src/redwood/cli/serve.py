@@ -3,59 +3,37 @@
 from __future__ import annotations
 
 import importlib
-import os
-import sys
 from typing import Any
 
 import click
 
 from redwood.app import App
+from redwood.cli.appload import load_app
+from redwood.cli.common import app_database_option, app_option
 from redwood.errors import ValidationError
 from redwood.server.security import DEFAULT_MAX_BODY, TOKEN_VARIABLE, check_binding
-
-
-def load_app(spec: str) -> App:
-    """The App named by ``module:attribute`` (the current directory is importable)."""
-    module_name, _, attribute = spec.partition(":")
-    if not module_name or not attribute:
-        raise click.BadParameter(f"{spec!r} is not module:attribute, e.g. 'shop.app:app'.",
-                                 param_hint="--app")
-    if os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as error:
-        raise click.BadParameter(f"cannot import {module_name!r}: {error}",
-                                 param_hint="--app") from None
-    app = getattr(module, attribute, None)
-    if not isinstance(app, App):
-        raise click.BadParameter(
-            f"{spec!r} is {type(app).__name__}, not a redwood.App.", param_hint="--app")
-    return app
 
 
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on. Anything but loopback needs --token.")
-@click.option("--port", default=8233, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--port", default=8233, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--token", envvar=TOKEN_VARIABLE, default=None,
-              help=f"Bearer token required on every request (or ${TOKEN_VARIABLE}).")
-@click.option("--database", envvar="REDWOOD_DATABASE_URL", default=None,
-              help="SQLite path or postgresql:// URL (default: $REDWOOD_DATABASE_URL or "
-                   "./redwood.db). Ignored with --app, which brings its own.")
-@click.option("--app", "app_spec", default=None, metavar="MODULE:ATTR",
-              help="Your App (so executions can be started by function name).")
+              help=f"Bearer token required on every request (default: ${TOKEN_VARIABLE}).")
+@app_database_option
+@app_option
 @click.option("--max-body", default=DEFAULT_MAX_BODY, show_default=True,
               type=click.IntRange(1024), help="Largest request body accepted, in bytes.")
 def serve(host: str, port: int, token: str | None, database: str | None,
-          app_spec: str | None, max_body: int) -> None:
-    """Serve the HTTP API and the dashboard."""
+          app_spec_option: str | None, max_body: int) -> None:
+    """Serve the HTTP API and the dashboard. With --app, executions can also be started by
+    function name; without it, everything else works on the database alone."""
     try:
         check_binding(host, token)
     except ValidationError as error:
         raise click.UsageError(error.message) from None
     uvicorn, create_app = _server_modules()
-    app = load_app(app_spec) if app_spec else App(database)
+    app = load_app(app_spec_option, database) if app_spec_option else App(database)
     server = create_app(app, token=token, host=host, max_body_bytes=max_body)
     where = f"http://{host if ':' not in host else f'[{host}]'}:{port}/"
     access = "token required" if token else "loopback only, no token"
