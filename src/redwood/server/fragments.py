@@ -8,10 +8,13 @@ names of our own enums.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable
+
 from markupsafe import Markup, escape
 
-from redwood.model import ErrorRecord
-from redwood.server.timeline import Row, Timeline
+from redwood.model import ErrorRecord, HistoryEvent
+from redwood.server.timeline import Row, Timeline, clock_text
 
 
 def gantt_rows(chart: Timeline) -> Markup:
@@ -66,3 +69,27 @@ def error_box(error: ErrorRecord) -> str:
              f"{escape(error.traceback)}</pre></details>" if error.traceback else "")
     return (f'<div class="error-box"><div class="error-title"><code>{escape(error.type)}</code>: '
             f"{escape(error.message)}</div>{trace}</div>")
+
+
+def history_rows(events: Iterable[HistoryEvent]) -> Markup:
+    """Rows of the history table (details as compact JSON, indented by the page when opened)."""
+    return Markup("\n".join(_history_row(event) for event in events))
+
+
+def _history_row(event: HistoryEvent) -> str:
+    bad = ' class="bad-row"' if event.type.endswith(("Failed", "TimedOut")) else ""
+    subtype = f' <span class="muted">{escape(event.subtype)}</span>' if event.subtype else ""
+    name = escape(event.name or "")
+    if event.operation_id is not None:
+        op_id = escape(event.operation_id)
+        where = f'<a class="mono" href="#op-{op_id}">#{op_id}</a> {name}'
+    else:
+        where = str(name)
+    details = ""
+    if event.details:
+        text = json.dumps(event.details, ensure_ascii=False, default=str)
+        details = (f'<details class="raw-json"><summary>details</summary>'
+                   f'<pre class="json">{escape(text)}</pre></details>')
+    return (f'<tr{bad}><td class="num muted">{event.id}</td><td><time data-ts='
+            f'"{event.timestamp}">{clock_text(event.timestamp)}</time></td><td><strong>'
+            f"{escape(event.type)}</strong>{subtype}</td><td>{where}</td><td>{details}</td></tr>")

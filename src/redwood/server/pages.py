@@ -33,7 +33,8 @@ def environment() -> Environment:
     env.filters.update(ts=format_time, dur=timeline.duration, pretty=pretty_json,
                        stored=stored_value, pathpart=lambda text: quote(str(text), safe=""))
     env.globals.update(statuses=list(ExecutionStatus), blocked_kinds=list(BlockedKind),
-                       gantt_rows=fragments.gantt_rows, operation_rows=fragments.operation_rows)
+                       gantt_rows=fragments.gantt_rows, operation_rows=fragments.operation_rows,
+                       history_rows=fragments.history_rows)
     return env
 
 

@@ -105,7 +105,7 @@ def build(
             op, min(depth, depth_cap), segments,
             label=op.name or op.subtype or op.type.value.lower(),
             kind=op.type.value.lower() + (f" {op.subtype}" if op.subtype else ""),
-            started=_clock(op.started_at),
+            started=clock_text(op.started_at),
             duration=duration(stop - op.started_at) if op.started_at is not None else ""))
     ticks = [(i * 25.0, start + span * i / 4) for i in range(5)]
     now_at = round((end - start) / span * 100, 3) if horizon > end else None
@@ -137,7 +137,8 @@ def duration(seconds: float | None) -> str:
     return f"{days} d {hours} h"
 
 
-def _clock(moment: float | None) -> str:
+def clock_text(moment: float | None) -> str:
+    """Epoch seconds as UTC text (the page's script shows it in local time)."""
     if moment is None:
         return ""
     return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%d %H:%M:%S") + "Z"
