@@ -66,5 +66,6 @@ def blocked_clause(kind: BlockedKind, now: float | None, mark: str = "?") -> tup
                 f"AND lease_expires_at <= {mark}", [now, now])
     if kind is BlockedKind.READY:
         return f"{running} AND lease_owner IS NULL AND ready_at <= {mark}", [now]
+    assert kind.recorded, kind
     return (f"{running} AND blocked_on = {mark} AND lease_owner IS NULL "
             f"AND (ready_at IS NULL OR ready_at > {mark})", [kind.value, now])
