@@ -38,3 +38,11 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 10.0, what: str =
         # Not a sleep to wait for something to happen: a back-off between checks of it.
         time.sleep(delay)  # noqa: sleep-ok
         delay = min(delay * 2, 0.05)
+
+
+@pytest.fixture(params=[False, True], ids=["replay-on-resume", "always-replay"])
+def any_app(request: pytest.FixtureRequest, db_path: Path, clock: ManualClock) -> Iterator[App]:
+    """The app twice: as configured by default, and suspending to replay after every operation."""
+    application = App(db_path, clock=clock, always_replay=request.param)
+    yield application
+    application.close()

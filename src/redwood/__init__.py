@@ -8,6 +8,12 @@ from redwood.clock import Clock, ManualClock, SystemClock
 from redwood.engine.registry import DurableFunction
 from redwood.engine.worker import Worker
 from redwood.errors import (
+    CallbackAlreadyCompleted,
+    CallbackFailed,
+    CallbackHeartbeatTimedOut,
+    CallbackTimedOut,
+    ConditionNotMet,
+    EventTimedOut,
     ExecutionConflict,
     ExecutionFailed,
     LeaseLost,
@@ -18,12 +24,15 @@ from redwood.errors import (
     SerializationError,
     StepFailed,
     StepInterrupted,
+    UnknownCallback,
     UnknownExecution,
     UnknownFunction,
     ValidationError,
 )
 from redwood.model import ErrorRecord, Execution, HistoryEvent, Operation
 from redwood.retry import RetryPolicy
+from redwood.sdk.callback import AsyncCallback, Callback
+from redwood.sdk.condition import WaitStrategy
 from redwood.sdk.context import AsyncDurableContext, DurableContext
 from redwood.sdk.step import StepContext
 from redwood.serde import JsonSerde, Serde
@@ -37,13 +46,21 @@ from redwood.types import (
 
 __all__ = [
     "App",
+    "AsyncCallback",
     "AsyncDurableContext",
+    "Callback",
+    "CallbackAlreadyCompleted",
+    "CallbackFailed",
+    "CallbackHeartbeatTimedOut",
+    "CallbackTimedOut",
     "Client",
     "Clock",
+    "ConditionNotMet",
     "Durability",
     "DurableContext",
     "DurableFunction",
     "ErrorRecord",
+    "EventTimedOut",
     "Execution",
     "ExecutionConflict",
     "ExecutionFailed",
@@ -68,8 +85,10 @@ __all__ = [
     "StepInterrupted",
     "StepSemantics",
     "SystemClock",
+    "UnknownCallback",
     "UnknownExecution",
     "UnknownFunction",
     "ValidationError",
+    "WaitStrategy",
     "Worker",
 ]

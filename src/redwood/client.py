@@ -9,6 +9,7 @@ from typing import Any, Generic, TypeVar
 from redwood.engine import blocked
 from redwood.engine.blocked import BlockedOn
 from redwood.engine.engine import Engine
+from redwood.engine.outside import Outside
 from redwood.engine.registry import DurableFunction
 from redwood.errors import ExecutionFailed, UnknownFunction
 from redwood.model import Execution, ExecutionFilter, HistoryEvent, Operation
@@ -54,12 +55,17 @@ class ExecutionHandle(Generic[R]):
         """The execution's journal."""
         return self._client.operations(self.id)
 
+    def send_event(self, name: str, payload: Any = None) -> None:
+        """Send the execution a named event (see Client.send_event)."""
+        self._client.send_event(self.id, name, payload)
+
 
 class Client:
     """Start and follow executions of one app's durable functions."""
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        self._outside = Outside(engine)
 
     def start(
         self, function: DurableFunction[I, R] | str, input: I | None = None, *,
@@ -138,3 +144,32 @@ class Client:
     def cancel(self, execution_id: str) -> Execution:
         """Stop a running or waiting execution at its next operation."""
         return self._engine.cancel(execution_id)
+
+    # --- the outside world ---------------------------------------------------------------------
+
+    def send_event(self, execution_id: str, name: str, payload: Any = None) -> None:
+        """Send a named event: the execution's next ``wait_for_event(name)`` receives ``payload``.
+
+        Sent before anything waits for it, it is kept; events of one name are received in the
+        order sent, each by one wait. UnknownExecution / ExecutionConflict (finished execution).
+        """
+        self._outside.send_event(execution_id, name, payload)
+
+    def callback_success(self, callback_id: str, payload: Any = None) -> None:
+        """Complete a callback: its ``result()`` returns ``payload``.
+
+        UnknownCallback for an unknown id; CallbackAlreadyCompleted when it already has its
+        outcome (answered or timed out); ExecutionConflict when its execution ended.
+        """
+        self._outside.callback_success(callback_id, payload)
+
+    def callback_failure(
+        self, callback_id: str, message: str, error_type: str = "CallbackError"
+    ) -> None:
+        """Fail a callback: its ``result()`` raises CallbackFailed with ``error_type`` and
+        ``message`` (refused like ``callback_success``)."""
+        self._outside.callback_failure(callback_id, message, error_type)
+
+    def callback_heartbeat(self, callback_id: str) -> None:
+        """Keep a callback with a heartbeat timeout alive: its heartbeat deadline starts over."""
+        self._outside.callback_heartbeat(callback_id)

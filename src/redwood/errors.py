@@ -56,6 +56,14 @@ class ExecutionConflict(RedwoodError):
     """The request does not fit the execution's current state (e.g. cancelling a finished one)."""
 
 
+class UnknownCallback(RedwoodError, LookupError):
+    """No callback has the id (never created by any execution, or mistyped)."""
+
+
+class CallbackAlreadyCompleted(ExecutionConflict):
+    """The callback already has its outcome (succeeded, failed or timed out); answers count once."""
+
+
 # --- terminal failures inside an execution ------------------------------------------------------
 
 
@@ -74,6 +82,26 @@ class StepFailed(RedwoodError):
 
 class StepInterrupted(RedwoodError):
     """An at-most-once step was found started but unfinished: its attempt counts as failed."""
+
+
+class CallbackFailed(RedwoodError):
+    """The outside world reported failure through ``Client.callback_failure``."""
+
+
+class CallbackTimedOut(RedwoodError, TimeoutError):
+    """No answer came before the callback's timeout."""
+
+
+class CallbackHeartbeatTimedOut(CallbackTimedOut):
+    """No heartbeat came within the callback's heartbeat timeout (a kind of CallbackTimedOut)."""
+
+
+class EventTimedOut(RedwoodError, TimeoutError):
+    """No event with the awaited name arrived before the wait's timeout."""
+
+
+class ConditionNotMet(RedwoodError):
+    """``wait_for_condition`` used all its checks and the condition was still not met."""
 
 
 class LeaseLost(RedwoodError):

@@ -160,3 +160,14 @@ class ExecutionFilter:
     before_id: tuple[float, str] | None = None
     blocked_on: BlockedKind | None = None
     now: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InboxEvent:
+    """A named event sent to an execution, kept in its inbox until a ``wait_for_event`` takes it."""
+
+    id: int
+    execution_id: str
+    name: str
+    payload: str | None
+    sent_at: float

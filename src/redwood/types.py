@@ -107,3 +107,9 @@ _RECORDED_BLOCKED = frozenset(
     {BlockedKind.TIMER, BlockedKind.CALLBACK, BlockedKind.EVENT, BlockedKind.CHILDREN,
      BlockedKind.RETRY}
 )
+
+
+# Subtypes of the operations that wait on the outside world (the names in the AWS history).
+WAIT_FOR_EVENT = "WaitForEvent"
+WAIT_FOR_CALLBACK = "WaitForCallback"
+WAIT_FOR_CONDITION = "WaitForCondition"

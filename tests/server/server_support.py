@@ -4,12 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import redwood
-
 TOKEN = "s3cret-token-for-tests-0123456789"
-# Events and callbacks come from branch ops-wait; until it is merged their tests cannot run.
-HAS_OUTSIDE_WORLD = hasattr(redwood.Client, "send_event")
-NEEDS_OPS_WAIT = "needs branch ops-wait (Client.send_event / callback_* and ctx.create_callback)"
 
 
 def error_code(response: Any) -> str:

@@ -1,5 +1,5 @@
-"""Events and callbacks through the HTTP API (the Client methods of branch ops-wait), and the
-blocked-on kinds the real SDK operations produce."""
+"""Events and callbacks through the HTTP API, and the blocked-on kinds the real SDK
+operations produce."""
 
 from __future__ import annotations
 
@@ -10,9 +10,7 @@ from starlette.testclient import TestClient
 
 from redwood import App, DurableContext, ManualClock
 from redwood.server import create_app
-from server.server_support import HAS_OUTSIDE_WORLD, NEEDS_OPS_WAIT, TOKEN, error_code
-
-pytestmark = pytest.mark.skipif(not HAS_OUTSIDE_WORLD, reason=NEEDS_OPS_WAIT)
+from server.server_support import TOKEN, error_code
 
 
 @pytest.fixture

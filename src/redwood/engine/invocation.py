@@ -9,12 +9,13 @@ from typing import Any
 
 from redwood.clock import Clock
 from redwood.engine import blocked, transitions
+from redwood.engine.inbox import Inbox
 from redwood.errors import LeaseLost
 from redwood.model import Claim, Execution, NewEvent, Operation, OperationUpdate
 from redwood.sdk.run import Ending, InvocationOutcome
 from redwood.sdk.seam import CheckpointResult
 from redwood.store.base import JournalWrite, Outcome, Store
-from redwood.types import ExecutionStatus
+from redwood.types import WAIT_FOR_EVENT, ExecutionStatus
 
 _EXECUTION_EVENT = {
     Ending.SUCCEEDED: ("ExecutionSucceeded", ExecutionStatus.SUCCEEDED),
@@ -38,6 +39,7 @@ class Invocation:
         self._unsaved: dict[str, Operation] = {}
         self._events: list[NewEvent] = []
         self._lock = threading.Lock()
+        self._inbox = Inbox(store, self.execution_id)
         self._started = clock.now()
         self._fire_due_timers(self._started)
 
@@ -45,9 +47,19 @@ class Invocation:
         # Timers are resolved when the execution is claimed, and written with its first commit:
         # if that commit never happens, the next claim resolves them again, so each fires once.
         for op in list(self.operations.values()):
+            # An event sent before a wait's deadline wins over its timeout, however late we run.
+            if transitions.awaits_event(op) and self._deliver(op, now):
+                continue
             fired = transitions.resolve_due(op, now)
             if fired is not None:
                 self._keep(fired[0], fired[1])
+
+    def _deliver(self, wait: Operation, now: float) -> bool:
+        event = self._inbox.take(wait)
+        if event is None:
+            return False
+        self._keep(*transitions.deliver_event(wait, event, now))
+        return True
 
     def _keep(self, op: Operation, events: list[NewEvent]) -> None:
         self.operations[op.id] = op
@@ -59,14 +71,16 @@ class Invocation:
         for update in updates:
             op, events = transitions.apply(self.operations.get(update.id), update, now)
             self._keep(op, events)
-            changed.append(op)
+            if transitions.awaits_event(op):
+                self._deliver(op, now)
+            changed.append(self.operations[op.id])
         return changed
 
     def _write(self, now: float, **ending: object) -> JournalWrite:
         write = JournalWrite(
             execution_id=self.execution_id, lease_token=self.lease_token, now=now,
             operations=tuple(self._unsaved.values()), events=tuple(self._events),
-            **ending,  # type: ignore[arg-type]
+            consumed_events=self._inbox.drain(), **ending,  # type: ignore[arg-type]
         )
         self._unsaved = {}
         self._events = []
@@ -100,7 +114,7 @@ class Invocation:
         """Commit the invocation's last updates with its ending, in one write."""
         with self._lock:
             now = self._clock.now()
-            self._apply(outcome.pending, now)
+            changed = self._apply(outcome.pending, now)
             self._events.append(NewEvent(
                 type="InvocationCompleted",
                 details={"ending": outcome.ending.value, "started_at": self._started,
@@ -108,7 +122,10 @@ class Invocation:
                          "invocation": self.execution.invocations},
             ))
             if outcome.ending is Ending.SUSPENDED:
-                ready_at = now if outcome.immediate else transitions.next_due(
+                # A wait recorded only now may have received its event here: run again to see it.
+                immediate = outcome.immediate or any(
+                    op.subtype == WAIT_FOR_EVENT and op.status.finished for op in changed)
+                ready_at = now if immediate else transitions.next_due(
                     self.operations.values(), now)
                 waiting = blocked.recorded_wait(self.operations.values())
                 self._store.commit(self._write(now, release=True, ready_at=ready_at,

@@ -10,8 +10,9 @@ from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
-from redwood.model import NewEvent, Operation, OperationUpdate
-from redwood.types import OperationAction, OperationStatus, OperationType
+from redwood.errors import CallbackHeartbeatTimedOut, CallbackTimedOut, EventTimedOut
+from redwood.model import ErrorRecord, InboxEvent, NewEvent, Operation, OperationUpdate
+from redwood.types import WAIT_FOR_EVENT, OperationAction, OperationStatus, OperationType
 
 _PREFIX = {
     OperationType.EXECUTION: "Execution",
@@ -46,6 +47,8 @@ def event_type(op_type: OperationType, verb: str) -> str:
 
 def apply(current: Operation | None, update: OperationUpdate, now: float) -> tuple[Operation, list[NewEvent]]:
     """The operation after ``update``, and the history events that record the change."""
+    if update.type is OperationType.CALLBACK and update.action is OperationAction.START:
+        return _start_callback(update, now)
     attempt = _attempt(current, update)
     status = _STATUS[update.action]
     due_at = None
@@ -105,6 +108,8 @@ def _events(
         details = {"error": op.error.to_json() if op.error else None, "attempt": op.attempt}
         if action is OperationAction.RETRY:
             details["retry"] = {"next_attempt_at": op.due_at, "delay": update.delay}
+            if update.payload is not None:
+                details["result"] = update.payload
     if update.details:
         details.update({k: v for k, v in update.details.items() if k != "attempt_started_at"})
     events.append(_event(op, _VERB[action], details))
@@ -123,6 +128,8 @@ def resolve_due(op: Operation, now: float) -> tuple[Operation, list[NewEvent]] |
     if op.type is OperationType.WAIT and op.status is OperationStatus.STARTED:
         done = replace(op, status=OperationStatus.SUCCEEDED, ended_at=now, due_at=None)
         return done, [_event(done, "Succeeded", {"scheduled_end": op.due_at})]
+    if op.type is OperationType.CALLBACK and op.status is OperationStatus.STARTED:
+        return _time_out_callback(op, now)
     if op.status is OperationStatus.PENDING:
         return replace(op, status=OperationStatus.READY, due_at=None), []
     return None
@@ -137,3 +144,88 @@ def next_due(operations: Iterable[Operation], now: float) -> float | None:
         if op.due_at is not None and not op.status.finished:
             earliest = op.due_at if earliest is None else min(earliest, op.due_at)
     return earliest
+
+
+# --- the outside world: callbacks and named events ---------------------------------------------
+
+
+def _start_callback(update: OperationUpdate, now: float) -> tuple[Operation, list[NewEvent]]:
+    # The SDK asks for timeouts in seconds; the journal keeps absolute deadlines, so a replay or
+    # another worker sees the same ones.
+    details: dict[str, Any] = dict(update.details or {})
+    timeout = details.pop("timeout", None)
+    details["timeout_at"] = None if timeout is None else now + timeout
+    if update.subtype is None:
+        details["heartbeat_timeout"] = details.get("heartbeat_timeout")
+        details["last_heartbeat_at"] = None
+    op = Operation(
+        id=update.id, parent_id=update.parent_id, type=OperationType.CALLBACK,
+        subtype=update.subtype, name=update.name, status=OperationStatus.STARTED, attempt=1,
+        started_at=now, details=details,
+    )
+    op = replace(op, due_at=callback_deadline(op))
+    return op, [_event(op, "Started", dict(details))]
+
+
+def callback_deadline(op: Operation) -> float | None:
+    """When a waiting callback or event wait times out: its timeout, or its heartbeat deadline
+    (the last heartbeat, or the start, plus the heartbeat timeout), whichever comes first."""
+    deadlines = [op.details.get("timeout_at")]
+    heartbeat_timeout = op.details.get("heartbeat_timeout")
+    since = op.details.get("last_heartbeat_at") or op.started_at
+    if heartbeat_timeout is not None and since is not None:
+        deadlines.append(since + heartbeat_timeout)
+    present = [deadline for deadline in deadlines if deadline is not None]
+    return min(present) if present else None
+
+
+def awaits_event(op: Operation) -> bool:
+    """True for a ``wait_for_event`` still waiting."""
+    return op.type is OperationType.CALLBACK and op.subtype == WAIT_FOR_EVENT \
+        and op.status is OperationStatus.STARTED
+
+
+def deliver_event(op: Operation, event: InboxEvent, now: float) -> tuple[Operation, list[NewEvent]]:
+    """A waiting ``wait_for_event`` receives ``event``: it succeeds with the event's payload."""
+    details = {**op.details, "event_id": event.id, "sent_at": event.sent_at}
+    done = replace(op, status=OperationStatus.SUCCEEDED, result=event.payload, ended_at=now,
+                   due_at=None, details=details)
+    return done, [_event(done, "Succeeded", {"result": event.payload, "event_id": event.id,
+                                             "sent_at": event.sent_at})]
+
+
+def complete_callback(
+    op: Operation, now: float, result: str | None = None, error: ErrorRecord | None = None
+) -> tuple[Operation, list[NewEvent]]:
+    """The outside world answers a waiting callback: success with ``result``, or ``error``."""
+    if error is None:
+        done = replace(op, status=OperationStatus.SUCCEEDED, result=result, ended_at=now,
+                       due_at=None)
+        return done, [_event(done, "Succeeded", {"result": result})]
+    failed = replace(op, status=OperationStatus.FAILED, error=error, ended_at=now, due_at=None)
+    return failed, [_event(failed, "Failed", {"error": error.to_json()})]
+
+
+def heartbeat_callback(op: Operation, now: float) -> Operation:
+    """The outside world says it is still working: the heartbeat deadline moves on."""
+    beaten = replace(op, details={**op.details, "last_heartbeat_at": now})
+    return replace(beaten, due_at=callback_deadline(beaten))
+
+
+def _time_out_callback(op: Operation, now: float) -> tuple[Operation, list[NewEvent]]:
+    timeout_at = op.details.get("timeout_at")
+    reason = "timeout" if timeout_at is not None and op.due_at is not None \
+        and timeout_at <= op.due_at else "heartbeat"
+    what = f'callback "{op.name}"' if op.name else f"callback #{op.id}"
+    error: Exception
+    if op.subtype == WAIT_FOR_EVENT:
+        error = EventTimedOut(f'no event "{op.name}" arrived by {timeout_at}')
+    elif reason == "timeout":
+        error = CallbackTimedOut(f"{what} got no answer by {timeout_at}")
+    else:
+        error = CallbackHeartbeatTimedOut(f"{what} got no heartbeat by {op.due_at}")
+    record = ErrorRecord.from_exception(error)
+    done = replace(op, status=OperationStatus.TIMED_OUT, error=record, ended_at=now, due_at=None,
+                   details={**op.details, "timed_out": reason})
+    return done, [_event(done, "TimedOut", {"reason": reason, "deadline": op.due_at,
+                                            "error": record.to_json()})]

@@ -14,16 +14,27 @@ from concurrent.futures import Executor
 from typing import Any, TypeVar, TypeVarTuple, overload
 
 from redwood.durations import Duration, seconds
+from redwood.errors import ValidationError
 from redwood.retry import RetryPolicy
 from redwood.sdk import patch, values
 from redwood.sdk import wait as wait_op
-from redwood.sdk.effects import adrive, drive
+from redwood.sdk.callback import (
+    AsyncCallback,
+    Callback,
+    callback_options,
+    create_flow,
+    wait_for_callback_flow,
+)
+from redwood.sdk.condition import WaitStrategy, wait_for_condition_flow
+from redwood.sdk.effects import Flow, adrive, drive
+from redwood.sdk.event import event_timeout, wait_for_event_flow
 from redwood.sdk.state import InvocationState, Scope
 from redwood.sdk.step import StepContext, StepOptions, step_flow
 from redwood.serde import Codec, Serde
 from redwood.types import StepSemantics
 
 T = TypeVar("T")
+S = TypeVar("S")
 Ts = TypeVarTuple("Ts")
 
 _logger = logging.getLogger("redwood.execution")
@@ -43,6 +54,11 @@ class ReplayAwareLogger(logging.LoggerAdapter[logging.Logger]):
     def process(self, msg: Any, kwargs: MutableMapping[str, Any]) -> tuple[Any, MutableMapping[str, Any]]:
         kwargs.setdefault("extra", {}).update(self.extra or {})
         return msg, kwargs
+
+
+def _name_of(fn: Callable[..., Any], default: str) -> str:
+    name = getattr(fn, "__name__", None)
+    return name if isinstance(name, str) else default
 
 
 class _Base:
@@ -96,6 +112,29 @@ class _Base:
     def _wait_seconds(self, duration: Duration) -> float:
         return seconds(duration, "ctx.wait duration")
 
+    def _wait_for_callback(
+        self, submitter: Callable[..., Any], name: str | None, timeout: Duration | None,
+        heartbeat_timeout: Duration | None, retry: RetryPolicy | None,
+    ) -> Flow[Any]:
+        options = callback_options(name or _name_of(submitter, "callback"), timeout,
+                                   heartbeat_timeout)
+        step = self._step_options(submitter, f"{options.name} submitter", retry,
+                                  StepSemantics.AT_LEAST_ONCE_PER_RETRY, None)
+        return wait_for_callback_flow(self._state, self._scope, submitter, options, step)
+
+    def _wait_for_condition(
+        self, check: Callable[..., Any], initial_state: Any, strategy: WaitStrategy[Any],
+        name: str | None,
+    ) -> Flow[Any]:
+        if not isinstance(strategy, WaitStrategy):
+            raise ValidationError(
+                f"wait_for_condition: strategy must be a WaitStrategy, got {strategy!r}. For "
+                "example strategy=WaitStrategy(until=lambda state: state['done']).",
+            )
+        return wait_for_condition_flow(self._state, self._scope, check, initial_state, strategy,
+                                       name or _name_of(check, "condition"),
+                                       self._state.codec)
+
 
 class DurableContext(_Base):
     """The first argument of a sync durable function."""
@@ -131,6 +170,38 @@ class DurableContext(_Base):
     def wait(self, duration: Duration, *, name: str | None = None) -> None:
         """Sleep durably for ``duration`` (1 second to 1 year) without holding a thread."""
         wait_op.wait(self._state, self._scope, self._wait_seconds(duration), name)
+
+    def create_callback(
+        self, *, name: str | None = None, timeout: Duration | None = None,
+        heartbeat_timeout: Duration | None = None,
+    ) -> Callback:
+        """A callback to hand to another system; ``result()`` waits for its answer."""
+        options = callback_options(name, timeout, heartbeat_timeout)
+        return Callback(self._state, drive(create_flow(self._state, self._scope, options),
+                                           self._state))
+
+    def wait_for_callback(
+        self, submitter: Callable[..., Any], /, *, name: str | None = None,
+        timeout: Duration | None = None, heartbeat_timeout: Duration | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> Any:
+        """Create a callback, run ``submitter(callback_id)`` as a step, and wait for the answer."""
+        flow = self._wait_for_callback(submitter, name, timeout, heartbeat_timeout, retry)
+        return drive(flow, self._state)
+
+    def wait_for_event(self, name: str, *, timeout: Duration | None = None) -> Any:
+        """The payload of the next event ``name`` sent to this execution (EventTimedOut when
+        none arrives within ``timeout``; None waits without limit)."""
+        flow = wait_for_event_flow(self._state, self._scope, name, event_timeout(timeout))
+        return drive(flow, self._state)
+
+    def wait_for_condition(
+        self, check: Callable[[S], S], /, *, initial_state: S, strategy: WaitStrategy[S],
+        name: str | None = None,
+    ) -> S:
+        """Poll durably: ``check(state)`` until ``strategy.until(state)``, waiting in between."""
+        flow = self._wait_for_condition(check, initial_state, strategy, name)
+        return drive(flow, self._state)  # type: ignore[no-any-return]
 
 
 class AsyncDurableContext(_Base):
@@ -181,3 +252,35 @@ class AsyncDurableContext(_Base):
         """Sleep durably for ``duration`` (1 second to 1 year) without holding a thread."""
         wait_op.wait(self._state, self._scope, self._wait_seconds(duration), name)
 
+    async def create_callback(
+        self, *, name: str | None = None, timeout: Duration | None = None,
+        heartbeat_timeout: Duration | None = None,
+    ) -> AsyncCallback:
+        """A callback to hand to another system; ``await result()`` waits for its answer."""
+        options = callback_options(name, timeout, heartbeat_timeout)
+        op = await adrive(create_flow(self._state, self._scope, options), self._state, self._io)
+        return AsyncCallback(self._state, op)
+
+    async def wait_for_callback(
+        self, submitter: Callable[..., Any], /, *, name: str | None = None,
+        timeout: Duration | None = None, heartbeat_timeout: Duration | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> Any:
+        """Create a callback, run ``submitter(callback_id)`` (sync or async) as a step, and wait
+        for the answer."""
+        flow = self._wait_for_callback(submitter, name, timeout, heartbeat_timeout, retry)
+        return await adrive(flow, self._state, self._io)
+
+    async def wait_for_event(self, name: str, *, timeout: Duration | None = None) -> Any:
+        """The payload of the next event ``name`` sent to this execution (EventTimedOut when
+        none arrives within ``timeout``; None waits without limit)."""
+        flow = wait_for_event_flow(self._state, self._scope, name, event_timeout(timeout))
+        return await adrive(flow, self._state, self._io)
+
+    async def wait_for_condition(
+        self, check: Callable[[S], Awaitable[S]] | Callable[[S], S], /, *, initial_state: S,
+        strategy: WaitStrategy[S], name: str | None = None,
+    ) -> S:
+        """Poll durably: ``check(state)`` (sync or async) until ``strategy.until(state)``."""
+        flow = self._wait_for_condition(check, initial_state, strategy, name)
+        return await adrive(flow, self._state, self._io)

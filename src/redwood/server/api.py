@@ -95,7 +95,7 @@ async def send_event(request: Request) -> Response:
     ctx = context(request)
     execution_id = request.path_params["execution_id"]
     name = request.path_params["name"]
-    await run_in_threadpool(ctx.outside.send_event, execution_id, name, body.get("payload"))
+    await run_in_threadpool(ctx.client.send_event, execution_id, name, body.get("payload"))
     return JSONResponse({"execution_id": execution_id, "event": name, "delivered": True},
                         status_code=202)
 

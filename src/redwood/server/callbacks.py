@@ -17,7 +17,7 @@ async def succeed(request: Request) -> Response:
     body = await json_body(request)
     check_members(body, {"payload"})
     callback_id = request.path_params["callback_id"]
-    await run_in_threadpool(context(request).outside.callback_success, callback_id,
+    await run_in_threadpool(context(request).client.callback_success, callback_id,
                             body.get("payload"))
     return _answer(callback_id, "succeeded")
 
@@ -30,7 +30,7 @@ async def fail(request: Request) -> Response:
     message = text_field(body, "message", required=True, max_length=MAX_MESSAGE)
     error_type = text_field(body, "error_type", required=False) or "CallbackError"
     assert message is not None
-    await run_in_threadpool(context(request).outside.callback_failure, callback_id, message,
+    await run_in_threadpool(context(request).client.callback_failure, callback_id, message,
                             error_type)
     return _answer(callback_id, "failed")
 
@@ -39,7 +39,7 @@ async def heartbeat(request: Request) -> Response:
     """POST /api/callbacks/{id}/heartbeat: the worker on the other side is still at it."""
     check_members(await json_body(request), set())
     callback_id = request.path_params["callback_id"]
-    await run_in_threadpool(context(request).outside.callback_heartbeat, callback_id)
+    await run_in_threadpool(context(request).client.callback_heartbeat, callback_id)
     return _answer(callback_id, "heartbeat")
 
 

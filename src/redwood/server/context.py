@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Protocol, cast
+from typing import Any
 
 from starlette.requests import Request
 
@@ -13,21 +13,6 @@ from redwood.client import Client
 from redwood.server.errors import ApiError
 from redwood.server.reads import Reads
 from redwood.server.security import Credentials
-
-
-class OutsideWorld(Protocol):
-    """The Client methods through which the outside world answers a waiting execution (the
-    contract between branches in the briefing; redwood.Client implements it)."""
-
-    def send_event(self, execution_id: str, name: str, payload: Any = None) -> None: ...
-
-    def callback_success(self, callback_id: str, payload: Any = None) -> None: ...
-
-    def callback_failure(
-        self, callback_id: str, message: str, error_type: str = "CallbackError"
-    ) -> None: ...
-
-    def callback_heartbeat(self, callback_id: str) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,13 +25,8 @@ class ServerContext:
 
     @property
     def client(self) -> Client:
-        """The app's client (start, cancel)."""
+        """The app's client (start, cancel, events, callbacks)."""
         return self.app.client
-
-    @property
-    def outside(self) -> OutsideWorld:
-        """The app's client as the outside world uses it (events, callbacks)."""
-        return cast(OutsideWorld, self.app.client)
 
 
 def context(request: Request) -> ServerContext:

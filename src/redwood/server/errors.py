@@ -15,16 +15,14 @@ from redwood import errors
 _BY_TYPE: dict[type[errors.RedwoodError], tuple[int, str]] = {
     errors.UnknownExecution: (404, "unknown_execution"),
     errors.UnknownFunction: (422, "unknown_function"),
+    errors.UnknownCallback: (404, "unknown_callback"),
+    errors.CallbackAlreadyCompleted: (409, "callback_already_completed"),
     errors.ExecutionConflict: (409, "execution_conflict"),
     errors.PayloadTooLarge: (413, "payload_too_large"),
     errors.SerializationError: (422, "serialization_error"),
     errors.ValidationError: (422, "validation_error"),
     errors.ResultTimeout: (504, "result_timeout"),
 }
-# Errors of the callback contract (branch ops-wait), matched by name so this table does not
-# depend on the order in which branches land; checked before the table above.
-_BY_NAME = {"UnknownCallback": (404, "unknown_callback"),
-            "CallbackAlreadyCompleted": (409, "callback_already_completed")}
 _HTTP_CODES = {400: "invalid_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
                405: "method_not_allowed", 413: "request_too_large",
                415: "unsupported_media_type"}
@@ -57,8 +55,7 @@ def error_response(status: int, code: str, message: str,
 def status_and_code(error: errors.RedwoodError) -> tuple[int, str]:
     """The HTTP status and code for one of Redwood's errors."""
     for cls in type(error).__mro__:
-        found = _BY_NAME.get(cls.__name__) if cls.__module__ == "redwood.errors" else None
-        found = found or _BY_TYPE.get(cls)
+        found = _BY_TYPE.get(cls)
         if found is not None:
             return found
     return 400, "redwood_error"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -12,6 +12,7 @@ from redwood.model import (
     Execution,
     ExecutionFilter,
     HistoryEvent,
+    InboxEvent,
     NewEvent,
     Operation,
 )
@@ -47,8 +48,10 @@ class JournalWrite:
     """One checkpoint batch of one execution, written atomically under its lease token.
 
     ``release`` ends the invocation: the lease is dropped and the execution is next ready at
-    ``ready_at`` (None: only the outside world can wake it), and ``blocked_on`` records what it
-    waits for. ``outcome`` finishes it.
+    ``ready_at`` (None: only the outside world can wake it). ``blocked_on`` records what
+    it waits for. ``outcome`` finishes it.
+    ``consumed_events`` are the inbox events (event id, receiving operation id) the invocation
+    delivered to its ``wait_for_event`` operations: each is taken out of the inbox for good.
     """
 
     execution_id: str
@@ -60,6 +63,7 @@ class JournalWrite:
     ready_at: float | None = None
     outcome: Outcome | None = None
     blocked_on: BlockedKind | None = None
+    consumed_events: tuple[tuple[int, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +71,21 @@ class CommitResult:
     """What the writer learned while committing: whether a cancel was requested meanwhile."""
 
     cancel_requested: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackWrite:
+    """What an answer from the outside world does to a callback operation: its new state, the
+    history events recording it, and whether the execution must wake to see it."""
+
+    operation: Operation
+    events: tuple[NewEvent, ...] = ()
+    wake: bool = False
+
+
+# Decides, from the execution and the callback operation as stored, what an answer changes;
+# raises (UnknownCallback, CallbackAlreadyCompleted, ExecutionConflict...) to refuse it.
+CallbackChange = Callable[[Execution, Operation], CallbackWrite]
 
 
 class Store(Protocol):
@@ -103,6 +122,28 @@ class Store(Protocol):
         """Stop the execution now when no worker holds it, else flag it for its holder."""
         ...
 
+    def update_callback(self, callback_id: str, now: float, change: CallbackChange) -> Execution:
+        """Answer a callback atomically, whether or not a worker holds its execution.
+
+        Finds the CALLBACK operation whose details hold ``callback_id`` (by index; UnknownCallback
+        when none), calls ``change`` with its execution and the operation as stored (an error it
+        raises refuses the answer and nothing is written), writes the returned operation and
+        events, and when ``wake`` is set makes the execution ready at ``now`` (or sets
+        wake_pending while a worker holds it). Returns the execution as it was read.
+        """
+        ...
+
+    def send_event(
+        self, execution_id: str, name: str, payload: str | None, now: float
+    ) -> InboxEvent:
+        """Append an event to the execution's inbox, atomically with its checks and wake-up.
+
+        Raises UnknownExecution for an unknown id and ExecutionConflict for a finished execution.
+        Wakes the execution (ready at ``now``, or wake_pending while a worker holds it) when it
+        may be waiting for ``name``.
+        """
+        ...
+
     # --- reads ---------------------------------------------------------------------------------
 
     def get_execution(self, execution_id: str) -> Execution | None:
@@ -133,6 +174,10 @@ class Store(Protocol):
 
     def latest_event(self, execution_id: str, event_type: str) -> HistoryEvent | None:
         """The newest history event of ``event_type`` of one execution, or None."""
+        ...
+
+    def inbox(self, execution_id: str) -> list[InboxEvent]:
+        """The execution's events not yet consumed, in the order they were sent."""
         ...
 
     def next_ready_at(self) -> float | None:

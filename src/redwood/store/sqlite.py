@@ -10,9 +10,17 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from redwood import faults
-from redwood.errors import LeaseLost, UnknownExecution
-from redwood.model import Claim, Execution, ExecutionFilter, HistoryEvent, Operation
-from redwood.store.base import CommitResult, JournalWrite, NewExecution
+from redwood.errors import ExecutionConflict, LeaseLost, UnknownCallback, UnknownExecution
+from redwood.model import (
+    Claim,
+    Execution,
+    ExecutionFilter,
+    HistoryEvent,
+    InboxEvent,
+    NewEvent,
+    Operation,
+)
+from redwood.store.base import CallbackChange, CommitResult, JournalWrite, NewExecution
 from redwood.store.filters import filter_clauses
 from redwood.store.migrations import migrations, statements
 from redwood.store.rows import (
@@ -26,7 +34,7 @@ from redwood.store.rows import (
     operation_from_row,
     operation_params,
 )
-from redwood.types import BlockedKind, Durability, ExecutionStatus
+from redwood.types import WAIT_FOR_EVENT, BlockedKind, Durability, ExecutionStatus
 
 T = TypeVar("T")
 
@@ -241,6 +249,14 @@ class SQLiteStore:
     def request_cancel(self, execution_id: str, now: float) -> Execution:
         return self._committer.run(lambda c: _request_cancel(c, execution_id, now))
 
+    def update_callback(self, callback_id: str, now: float, change: CallbackChange) -> Execution:
+        return self._committer.run(lambda c: _update_callback(c, callback_id, now, change))
+
+    def send_event(
+        self, execution_id: str, name: str, payload: str | None, now: float
+    ) -> InboxEvent:
+        return self._committer.run(lambda c: _send_event(c, execution_id, name, payload, now))
+
     # --- reads -------------------------------------------------------------------------------
 
     def get_execution(self, execution_id: str) -> Execution | None:
@@ -297,6 +313,10 @@ class SQLiteStore:
             (execution_id, event_type),
         ).fetchone()
         return None if row is None else history_from_row(row)
+
+    def inbox(self, execution_id: str) -> list[InboxEvent]:
+        rows = self._reader().execute(_SELECT_INBOX, (execution_id,)).fetchall()
+        return [InboxEvent(*row) for row in rows]
 
     def next_ready_at(self) -> float | None:
         row = self._reader().execute(
@@ -408,12 +428,14 @@ def _commit_journals(connection: sqlite3.Connection, requests: list[_Request]) -
         if row is None or row[1] != write.lease_token or row[2] != "RUNNING":
             request.error = _lease_lost(write.execution_id, write.lease_token, row)
             continue
+        if write.consumed_events and not _consume_isolated(connection, request, write):
+            continue
         request.value = CommitResult(cancel_requested=bool(row[3]))
         accepted.append(write)
     operations = [operation_params(w.execution_id, op) for w in accepted for op in w.operations]
     if operations:
         connection.executemany(_UPSERT_OPERATION, operations)
-    events = [params for w in accepted for params in _event_params(w)]
+    events = [params for w in accepted for params in _event_params(w.execution_id, w.now, w.events)]
     if events:
         connection.executemany(_INSERT_EVENT, events)
     outcomes = [
@@ -446,10 +468,12 @@ def _kind(kind: BlockedKind | None) -> str | None:
     return None if kind is None else kind.value
 
 
-def _event_params(write: JournalWrite) -> Iterable[tuple[Any, ...]]:
-    for event in write.events:
-        yield (write.execution_id, event.type, event.subtype, event.operation_id, event.parent_id,
-               event.name, write.now, details_text(event.details))
+def _event_params(
+    execution_id: str, now: float, events: Iterable[NewEvent]
+) -> Iterable[tuple[Any, ...]]:
+    for event in events:
+        yield (execution_id, event.type, event.subtype, event.operation_id, event.parent_id,
+               event.name, now, details_text(event.details))
 
 
 def _lease_lost(execution_id: str, token: int, row: Any) -> LeaseLost:
@@ -495,3 +519,118 @@ def _request_cancel(connection: sqlite3.Connection, execution_id: str, now: floa
     updated = _get_execution(connection, execution_id)
     assert updated is not None
     return updated
+# --- the outside world: callback answers and the event inbox ------------------------------------
+
+_FIND_CALLBACK = (
+    f"SELECT execution_id, {OPERATION_COLUMNS} FROM operations "
+    "WHERE type = 'CALLBACK' AND json_extract(details, '$.callback_id') = ?"
+)
+_UPDATE_CALLBACK = (
+    "UPDATE operations SET status = ?, result = ?, error = ?, due_at = ?, ended_at = ?, "
+    "details = ? WHERE execution_id = ? AND id = ?"
+)
+_AWAITS_EVENT = (
+    "SELECT 1 FROM operations WHERE execution_id = ? AND type = 'CALLBACK' "
+    "AND subtype = ? AND name = ? AND status = 'STARTED' LIMIT 1"
+)
+_SELECT_INBOX = (
+    "SELECT id, execution_id, name, payload, sent_at FROM inbox "
+    "WHERE execution_id = ? AND consumed_by IS NULL ORDER BY id"
+)
+# Ready at once when nobody holds the execution; while a worker does, its releasing commit makes
+# it ready (wake_pending), so news arriving during an invocation is seen by the next one.
+_WAKE = (
+    "UPDATE executions SET "
+    "ready_at = CASE WHEN lease_owner IS NULL THEN MIN(COALESCE(ready_at, ?), ?) "
+    "ELSE ready_at END, "
+    "wake_pending = CASE WHEN lease_owner IS NULL THEN wake_pending ELSE 1 END "
+    "WHERE id = ? AND status = 'RUNNING'"
+)
+
+
+def _update_callback(
+    connection: sqlite3.Connection, callback_id: str, now: float, change: CallbackChange
+) -> Execution:
+    row = connection.execute(_FIND_CALLBACK, (callback_id,)).fetchone()
+    if row is None:
+        raise UnknownCallback(
+            f'No callback "{callback_id}": no execution created a callback with this id. Pass '
+            "on Callback.callback_id unchanged, and answer callbacks of this app's database.",
+            callback_id=callback_id,
+        )
+    execution = _get_execution(connection, row[0])
+    assert execution is not None
+    write = change(execution, operation_from_row(row[1:]))
+    op = write.operation
+    connection.execute(_UPDATE_CALLBACK, (
+        op.status.value, op.result, error_text(op.error), op.due_at, op.ended_at,
+        details_text(op.details), execution.id, op.id,
+    ))
+    if write.events:
+        connection.executemany(_INSERT_EVENT, _event_params(execution.id, now, write.events))
+    if write.wake:
+        connection.execute(_WAKE, (now, now, execution.id))
+    return execution
+
+
+def _send_event(
+    connection: sqlite3.Connection, execution_id: str, name: str, payload: str | None, now: float
+) -> InboxEvent:
+    execution = _get_execution(connection, execution_id)
+    if execution is None:
+        raise UnknownExecution(
+            f'Cannot send event "{name}": no execution "{execution_id}". Check the id with '
+            "`redwood list`.",
+            execution_id=execution_id, event=name,
+        )
+    if execution.status is not ExecutionStatus.RUNNING:
+        raise ExecutionConflict(
+            f'Cannot send event "{name}" to execution "{execution_id}": it already ended '
+            f"{execution.status.value}, and only running executions receive events.",
+            execution_id=execution_id, event=name, status=execution.status,
+        )
+    cursor = connection.execute(
+        "INSERT INTO inbox (execution_id, name, payload, sent_at) VALUES (?, ?, ?, ?)",
+        (execution_id, name, payload, now),
+    )
+    # A worker holding the execution may be about to wait for this very event without having
+    # seen it, so a held execution always looks again when released.
+    held = execution.lease_owner is not None
+    if held or _awaits_event(connection, execution_id, name):
+        connection.execute(_WAKE, (now, now, execution_id))
+    assert cursor.lastrowid is not None
+    return InboxEvent(cursor.lastrowid, execution_id, name, payload, now)
+
+
+def _awaits_event(connection: sqlite3.Connection, execution_id: str, name: str) -> bool:
+    row = connection.execute(_AWAITS_EVENT, (execution_id, WAIT_FOR_EVENT, name)).fetchone()
+    return row is not None
+
+
+def _consume_isolated(connection: sqlite3.Connection, request: _Request, write: JournalWrite) -> bool:
+    """Consume the write's inbox events; on refusal undo them and refuse the whole write."""
+    connection.execute("SAVEPOINT consume")
+    try:
+        _consume_events(connection, write)
+    except ExecutionConflict as error:
+        connection.execute("ROLLBACK TO consume")
+        request.error = error
+        return False
+    finally:
+        connection.execute("RELEASE consume")
+    return True
+
+
+def _consume_events(connection: sqlite3.Connection, write: JournalWrite) -> None:
+    for event_id, operation_id in write.consumed_events:
+        cursor = connection.execute(
+            "UPDATE inbox SET consumed_by = ?, consumed_at = ? "
+            "WHERE id = ? AND execution_id = ? AND consumed_by IS NULL",
+            (operation_id, write.now, event_id, write.execution_id),
+        )
+        if cursor.rowcount != 1:
+            raise ExecutionConflict(
+                f'Execution "{write.execution_id}": inbox event {event_id} is not waiting in its '
+                "inbox any more; an event is delivered to exactly one wait.",
+                execution_id=write.execution_id, event_id=event_id,
+            )
