@@ -195,7 +195,7 @@ def test_a_callback_shows_its_id_timeout_and_last_heartbeat(app: App, napper: An
     assert blocked.until == now + 3600
     assert blocked.details == {"callback_id": "Zq3-secret", "timeout_at": now + 3600,
                                "heartbeat_timeout": 300, "last_heartbeat_at": now,
-                               "deadline": now + 300}
+                               "deadline_at": now + 300}
     assert kinds(app, blocked_on="callback") == ["c"] and kinds(app, blocked_on="timer") == []
 
 

@@ -101,6 +101,11 @@ def _populate(app: App, clock: ManualClock) -> None:
     def broken(ctx: DurableContext) -> None:
         ctx.step(_explode, name="explode", retry=RetryPolicy(max_attempts=1))
 
+    @app.function
+    def approval(ctx: DurableContext) -> Any:
+        return ctx.create_callback(name="manager", timeout=3600).result()
+
+    app.start(approval, id="approval-1")
     for i in range(12):
         app.start(echo, {"n": i}, id=f"echo-{i:02d}")
         clock.advance(1)
@@ -137,7 +142,7 @@ def test_the_list_filters_by_status_and_refreshes_itself(
     page = browser.new_page(viewport={"width": 1400, "height": 900})
     page.goto(f"{site}/")
     rows = page.locator("#rows tr")
-    expect(rows).to_have_count(16)
+    expect(rows).to_have_count(17)
     expect(page.locator('[data-count="FAILED"]')).to_have_text("1")
     _shot(page, "list")
     page.select_option("#status-filter", "FAILED")
@@ -146,9 +151,9 @@ def test_the_list_filters_by_status_and_refreshes_itself(
     expect(rows.first).to_contain_text("broken-1")
     _shot(page, "list-failed")
     page.goto(f"{site}/?status=RUNNING")
-    expect(rows).to_have_count(1)
+    expect(rows).to_have_count(2)
     app.start("sleeper", id="sleepy-2")  # the page polls the API: the new row appears by itself
-    expect(rows).to_have_count(2, timeout=15_000)
+    expect(rows).to_have_count(3, timeout=15_000)
     expect(rows.first).to_contain_text("sleepy-2")
     page.close()
 
@@ -194,4 +199,25 @@ def test_cancelling_a_waiting_execution_changes_its_status(browser: Browser, sit
     expect(page.locator("#execution-status")).to_have_text("STOPPED")
     expect(page.locator("#cancel-button")).to_have_count(0)
     _shot(page, "execution-cancelled")
+    page.close()
+
+
+def test_a_pending_callback_is_completed_from_the_page(
+    browser: Browser, site: str, app: App
+) -> None:
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    page.goto(f"{site}/executions/approval-1")
+    expect(page.locator('#blocked-panel [data-kind="callback"]')).to_contain_text("manager")
+    page.click('#blocked-panel button[data-mode="succeed"]')
+    page.fill('#callback-dialog textarea[name="payload"]', '{"approved": tru')
+    page.click("#callback-dialog button[value=confirm]")
+    expect(page.locator("#callback-dialog .dialog-error")).to_contain_text("not valid JSON")
+    page.fill('#callback-dialog textarea[name="payload"]', '{"approved": true}')
+    _shot(page, "callback-dialog")
+    page.click("#callback-dialog button[value=confirm]")
+    expect(page.locator('#blocked-panel [data-kind="ready"]')).to_have_count(1)
+    app.worker().drain()
+    page.reload()
+    expect(page.locator("#execution-status")).to_have_text("SUCCEEDED")
+    expect(page.locator("pre[aria-label=result]")).to_contain_text('"approved": true')
     page.close()

@@ -161,7 +161,7 @@ def _callback(op: Operation) -> BlockedOn:
     return _of(op, BlockedKind.CALLBACK, until=details.get("timeout_at"), details={
         "callback_id": details.get("callback_id"), "timeout_at": details.get("timeout_at"),
         "heartbeat_timeout": details.get("heartbeat_timeout"),
-        "last_heartbeat_at": details.get("last_heartbeat_at"), "deadline": op.due_at})
+        "last_heartbeat_at": details.get("last_heartbeat_at"), "deadline_at": op.due_at})
 
 
 def _of(
@@ -169,7 +169,7 @@ def _of(
     details: dict[str, Any] | None = None,
 ) -> BlockedOn:
     return BlockedOn(kind, since=op.started_at, until=until, operation_id=op.id, name=op.name,
-                     attempt=op.attempt or None, details=details or {})
+                     details=details or {})
 
 
 def _running(
