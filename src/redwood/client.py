@@ -7,13 +7,15 @@ from collections.abc import Sequence
 from typing import Any, Generic, TypeVar
 
 from redwood.durations import Duration
+from redwood.engine import blocked
+from redwood.engine.blocked import BlockedOn
 from redwood.engine.engine import Engine
 from redwood.engine.outside import Outside
 from redwood.engine.registry import DurableFunction
 from redwood.errors import ExecutionFailed, UnknownFunction, ValidationError
 from redwood.model import Execution, ExecutionFilter, HistoryEvent, Operation
 from redwood.serde import return_hint
-from redwood.types import ExecutionStatus
+from redwood.types import BlockedKind, ExecutionStatus
 
 I = TypeVar("I")  # noqa: E741
 R = TypeVar("R")
@@ -112,9 +114,10 @@ class Client:
         status: ExecutionStatus | str | Sequence[ExecutionStatus | str] | None = None,
         since: float | None = None, until: float | None = None, id_contains: str | None = None,
         limit: int = 100, after: Execution | None = None,
+        blocked_on: BlockedKind | str | None = None,
     ) -> list[Execution]:
-        """Executions, newest first, filtered by function, status and creation time; pass the
-        last execution of a page as ``after`` to get the next page."""
+        """Executions, newest first, filtered by function, status, blocked-on and creation time;
+        pass the last execution of a page as ``after`` to get the next page."""
         if limit < 1:
             raise ValidationError(
                 f"list: limit must be >= 1, got {limit}. Page with limit=N and after=<the last "
@@ -125,12 +128,21 @@ class Client:
         if status is not None:
             items: Sequence[ExecutionStatus | str] = [status] if isinstance(status, str) else status
             statuses = tuple(ExecutionStatus(s) for s in items)
-        where = ExecutionFilter(function=function, statuses=statuses, created_after=since,
-                                created_before=until, id_contains=id_contains, limit=limit,
-                                before_id=None if after is None else (after.created_at, after.id))
+        where = ExecutionFilter(
+            function=function, statuses=statuses, created_after=since, created_before=until,
+            id_contains=id_contains, limit=limit,
+            before_id=None if after is None else (after.created_at, after.id),
+            blocked_on=BlockedKind(blocked_on) if blocked_on is not None else None,
+            now=self._engine.clock.now())
         return self._engine.store.list_executions(where)
 
     # builtins.list: inside the class body, "list" is the method above.
+    def blocked_on(self, execution_id: str) -> builtins.list[BlockedOn]:
+        """What the execution waits for now, the one that names its kind first ([] if ended)."""
+        execution = self._engine.get(execution_id)
+        operations = self._engine.store.operations(execution_id)
+        return blocked.load(self._engine.store, execution, operations, self._engine.clock.now())
+
     def history(
         self, execution_id: str, after_id: int = 0, limit: int = 10_000
     ) -> builtins.list[HistoryEvent]:

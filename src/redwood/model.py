@@ -6,7 +6,13 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
-from redwood.types import ExecutionStatus, OperationAction, OperationStatus, OperationType
+from redwood.types import (
+    BlockedKind,
+    ExecutionStatus,
+    OperationAction,
+    OperationStatus,
+    OperationType,
+)
 
 # Errors are recorded in full up to this size; a huge message or traceback must not make the
 # failure itself unrecordable.
@@ -136,6 +142,7 @@ class Execution:
     parent_operation_id: str | None = None
     timeout_at: float | None = None
     invocations: int = 0
+    blocked_on: BlockedKind | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +156,10 @@ class Claim:
 
 @dataclass(frozen=True, slots=True)
 class ExecutionFilter:
-    """What ``list`` returns: by function, status and creation time range (all optional)."""
+    """What ``list`` returns: by function, status, blocked-on and creation time (all optional).
+
+    ``blocked_on`` needs ``now``: whether a lease has expired or a timer is due depends on it.
+    """
 
     function: str | None = None
     statuses: tuple[ExecutionStatus, ...] = ()
@@ -159,6 +169,8 @@ class ExecutionFilter:
     parent_execution_id: str | None = None
     limit: int = 100
     before_id: tuple[float, str] | None = None
+    blocked_on: BlockedKind | None = None
+    now: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -85,6 +85,30 @@ class Durability(StrEnum):
     NONE = "none"
 
 
+class BlockedKind(StrEnum):
+    """What a running execution waits for now (see engine/blocked.py and docs/dashboard.md)."""
+
+    RUNNING = "running"
+    TIMER = "timer"
+    CALLBACK = "callback"
+    EVENT = "event"
+    CHILDREN = "children"
+    RETRY = "retry"
+    READY = "ready"
+    LEASE_EXPIRED = "lease_expired"
+
+    @property
+    def recorded(self) -> bool:
+        """True for the kinds stored at release time; the others follow from the lease columns."""
+        return self in _RECORDED_BLOCKED
+
+
+_RECORDED_BLOCKED = frozenset(
+    {BlockedKind.TIMER, BlockedKind.CALLBACK, BlockedKind.EVENT, BlockedKind.CHILDREN,
+     BlockedKind.RETRY}
+)
+
+
 # Subtypes of the operations that wait on the outside world (the names in the AWS history).
 WAIT_FOR_EVENT = "WaitForEvent"
 WAIT_FOR_CALLBACK = "WaitForCallback"

@@ -11,6 +11,7 @@ import click
 from redwood.cli.cancel import cancel_command
 from redwood.cli.common import RedwoodGroup
 from redwood.cli.listing import list_command
+from redwood.cli.serve import serve
 from redwood.cli.show import show_command
 from redwood.cli.start import start_command
 from redwood.cli.worker import worker_command
@@ -30,3 +31,4 @@ main.add_command(start_command)
 main.add_command(list_command)
 main.add_command(show_command)
 main.add_command(cancel_command)
+main.add_command(serve)

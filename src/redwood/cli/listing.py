@@ -5,12 +5,13 @@ from __future__ import annotations
 import click
 from rich.table import Table
 
+from redwood.cli.blocked import blocked_on_option
 from redwood.cli.common import console, database_option, json_option, open_database, print_json
 from redwood.cli.records import execution_record
 from redwood.cli.render import duration, literal, local_time, status_text
 from redwood.cli.timespec import moment_option
 from redwood.model import Execution, ExecutionFilter
-from redwood.types import ExecutionStatus
+from redwood.types import BlockedKind, ExecutionStatus
 
 _STATUSES = ", ".join(status.value for status in ExecutionStatus)
 
@@ -41,16 +42,20 @@ def _statuses(values: tuple[str, ...]) -> tuple[ExecutionStatus, ...]:
               help="Created before WHEN (same forms).")
 @click.option("--limit", "-n", type=click.IntRange(min=1), default=50, show_default=True,
               help="At most this many executions.")
+@blocked_on_option
 @database_option
 @json_option
 def list_command(
     function: str | None, status_words: tuple[str, ...], since: float | None,
-    until: float | None, limit: int, database: str | None, as_json: bool,
+    until: float | None, limit: int, blocked_on: str | None, database: str | None,
+    as_json: bool,
 ) -> None:
     """List executions, newest first."""
-    where = ExecutionFilter(function=function, statuses=_statuses(status_words),
-                            created_after=since, created_before=until, limit=limit)
     with open_database(database) as app:
+        where = ExecutionFilter(function=function, statuses=_statuses(status_words),
+                                created_after=since, created_before=until, limit=limit,
+                                blocked_on=BlockedKind(blocked_on) if blocked_on else None,
+                                now=app.clock.now())
         executions = app.store.list_executions(where)
     if as_json:
         print_json([execution_record(execution) for execution in executions])

@@ -10,6 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from redwood.app import App
+from redwood.cli.blocked import describe
 from redwood.cli.common import console, database_option, json_option, open_database, print_json
 from redwood.cli.history import all_history, history_table
 from redwood.cli.records import event_record, execution_record, operation_record
@@ -40,9 +41,12 @@ def show_command(execution_id: str, history: bool, database: str | None, as_json
         operations = app.store.operations(execution_id)
         children = _children(app, execution_id)
         events = list(all_history(app.store, execution_id)) if history else []
+        blocked = app.client.blocked_on(execution_id)
+        now = app.clock.now()
     if as_json:
         data = {
             "execution": execution_record(execution),
+            "blocked_on": [item.to_json() for item in blocked],
             "operations": [operation_record(op) for op in operations],
             "children": [execution_record(child) for child in children],
         }
@@ -50,7 +54,8 @@ def show_command(execution_id: str, history: bool, database: str | None, as_json
             data["history"] = [event_record(event) for event in events]
         print_json(data)
         return
-    _print(console(), execution, operations, children, events if history else None)
+    _print(console(), execution, operations, children, events if history else None,
+           describe(blocked, now))
 
 
 def _children(app: App, execution_id: str) -> list[Execution]:
@@ -60,9 +65,11 @@ def _children(app: App, execution_id: str) -> list[Execution]:
 
 def _print(
     out: Console, execution: Execution, operations: list[Operation], children: list[Execution],
-    events: list[HistoryEvent] | None,
+    events: list[HistoryEvent] | None, blocked: list[str],
 ) -> None:
     out.print(header(execution))
+    for line in blocked:
+        out.print(Text.assemble(("Blocked on  ", "bold"), (line, "magenta")))
     if execution.error is not None and execution.error.traceback:
         out.print(Text(execution.error.traceback.rstrip(), style="dim"))
     out.print()

@@ -7,7 +7,7 @@ import threading
 from collections.abc import Sequence
 
 from redwood.clock import Clock
-from redwood.engine import transitions
+from redwood.engine import blocked, transitions
 from redwood.engine.inbox import Inbox
 from redwood.engine.tree import Tree, earliest, end_operations, timed_out, timeout_error
 from redwood.errors import LeaseLost
@@ -159,7 +159,9 @@ class Invocation:
                 ready_at = now if immediate else transitions.next_due(
                     self.operations.values(), now)
                 ready_at = earliest(ready_at, self.execution.timeout_at)
-                self._store.commit(self._write(now, release=True, ready_at=ready_at))
+                waiting = blocked.recorded_wait(self.operations.values())
+                self._store.commit(self._write(now, release=True, ready_at=ready_at,
+                                               blocked_on=waiting))
                 return ExecutionStatus.RUNNING
             event, status = _EXECUTION_EVENT[ending]
             details: dict[str, object] = {}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -16,7 +16,7 @@ from redwood.model import (
     NewEvent,
     Operation,
 )
-from redwood.types import ExecutionStatus
+from redwood.types import BlockedKind, ExecutionStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +49,8 @@ class JournalWrite:
     """One checkpoint batch of one execution, written atomically under its lease token.
 
     ``release`` ends the invocation: the lease is dropped and the execution is next ready at
-    ``ready_at`` (None: only the outside world can wake it). ``outcome`` finishes it.
+    ``ready_at`` (None: only the outside world can wake it). ``blocked_on`` records what
+    it waits for. ``outcome`` finishes it.
     ``consumed_events`` are the inbox events (event id, receiving operation id) the invocation
     delivered to its ``wait_for_event`` operations: each is taken out of the inbox for good.
 
@@ -66,6 +67,7 @@ class JournalWrite:
     release: bool = False
     ready_at: float | None = None
     outcome: Outcome | None = None
+    blocked_on: BlockedKind | None = None
     consumed_events: tuple[tuple[int, str], ...] = ()
     start_children: tuple[NewExecution, ...] = ()
     stop_children: tuple[str, ...] = ()
@@ -170,6 +172,10 @@ class Store(Protocol):
         """Executions matching ``where``, newest first."""
         ...
 
+    def count_by_status(self, where: ExecutionFilter) -> dict[ExecutionStatus, int]:
+        """How many executions match ``where`` (its statuses and paging ignored), per status."""
+        ...
+
     def operations(self, execution_id: str) -> list[Operation]:
         """The journal of one execution in recorded order."""
         ...
@@ -178,6 +184,16 @@ class Store(Protocol):
         self, execution_id: str, after_id: int = 0, limit: int = 1000
     ) -> list[HistoryEvent]:
         """History events with id greater than ``after_id``, oldest first."""
+        ...
+
+    def operation_history(
+        self, execution_id: str, operation_ids: Collection[str]
+    ) -> list[HistoryEvent]:
+        """The history events of some operations of one execution, oldest first."""
+        ...
+
+    def latest_event(self, execution_id: str, event_type: str) -> HistoryEvent | None:
+        """The newest history event of ``event_type`` of one execution, or None."""
         ...
 
     def inbox(self, execution_id: str) -> list[InboxEvent]:

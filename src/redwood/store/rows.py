@@ -7,12 +7,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from redwood.model import ErrorRecord, Execution, HistoryEvent, Operation
-from redwood.types import ExecutionStatus, OperationStatus, OperationType
+from redwood.types import BlockedKind, ExecutionStatus, OperationStatus, OperationType
 
 EXECUTION_COLUMNS = (
     "id, function, status, input, result, error, created_at, ended_at, ready_at, lease_owner, "
     "lease_expires_at, lease_token, cancel_requested, parent_execution_id, parent_operation_id, "
-    "timeout_at, invocations"
+    "timeout_at, invocations, blocked_on"
 )
 OPERATION_COLUMNS = (
     "id, parent_id, type, subtype, name, status, attempt, result, error, due_at, started_at, "
@@ -49,6 +49,7 @@ def execution_from_row(row: Sequence[Any]) -> Execution:
         lease_owner=row[9], lease_expires_at=row[10], lease_token=row[11],
         cancel_requested=bool(row[12]), parent_execution_id=row[13], parent_operation_id=row[14],
         timeout_at=row[15], invocations=row[16],
+        blocked_on=BlockedKind(row[17]) if row[17] else None,
     )
 
 

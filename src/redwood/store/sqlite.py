@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -21,6 +22,7 @@ from redwood.model import (
     Operation,
 )
 from redwood.store.base import CallbackChange, CommitResult, JournalWrite, NewExecution
+from redwood.store.filters import filter_clauses
 from redwood.store.migrations import migrations, statements
 from redwood.store.rows import (
     EXECUTION_COLUMNS,
@@ -34,7 +36,7 @@ from redwood.store.rows import (
     operation_params,
 )
 from redwood.store.tree import invoke_outcome
-from redwood.types import WAIT_FOR_EVENT, Durability, ExecutionStatus
+from redwood.types import WAIT_FOR_EVENT, BlockedKind, Durability, ExecutionStatus
 
 T = TypeVar("T")
 
@@ -266,13 +268,21 @@ class SQLiteStore:
         return _get_execution(self._reader(), execution_id)
 
     def list_executions(self, where: ExecutionFilter) -> list[Execution]:
-        clauses, params = _filter_clauses(where)
+        clauses, params = filter_clauses(where)
         sql = f"SELECT {EXECUTION_COLUMNS} FROM executions"
         if clauses:
             sql += " WHERE " + " AND ".join(clauses)
         sql += " ORDER BY created_at DESC, id DESC LIMIT ?"
         rows = self._reader().execute(sql, (*params, where.limit)).fetchall()
         return [execution_from_row(row) for row in rows]
+
+    def count_by_status(self, where: ExecutionFilter) -> dict[ExecutionStatus, int]:
+        clauses, params = filter_clauses(replace(where, statuses=(), before_id=None))
+        sql = "SELECT status, COUNT(*) FROM executions"
+        if clauses:
+            sql += " WHERE " + " AND ".join(clauses)
+        rows = self._reader().execute(sql + " GROUP BY status", params).fetchall()
+        return {ExecutionStatus(status): count for status, count in rows}
 
     def operations(self, execution_id: str) -> list[Operation]:
         return _operations(self._reader(), execution_id)
@@ -286,6 +296,30 @@ class SQLiteStore:
             (execution_id, after_id, limit),
         ).fetchall()
         return [history_from_row(row) for row in rows]
+
+    def operation_history(
+        self, execution_id: str, operation_ids: Collection[str]
+    ) -> list[HistoryEvent]:
+        wanted = list(operation_ids)
+        found: list[HistoryEvent] = []
+        # Chunks keep the statement under SQLite's bound-parameter limit.
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start:start + 500]
+            rows = self._reader().execute(
+                f"SELECT {HISTORY_COLUMNS} FROM history WHERE execution_id = ? "
+                f"AND operation_id IN ({', '.join('?' for _ in chunk)}) ORDER BY id",
+                (execution_id, *chunk),
+            ).fetchall()
+            found.extend(history_from_row(row) for row in rows)
+        return sorted(found, key=lambda event: event.id) if len(wanted) > 500 else found
+
+    def latest_event(self, execution_id: str, event_type: str) -> HistoryEvent | None:
+        row = self._reader().execute(
+            f"SELECT {HISTORY_COLUMNS} FROM history WHERE execution_id = ? AND type = ? "
+            "ORDER BY id DESC LIMIT 1",
+            (execution_id, event_type),
+        ).fetchone()
+        return None if row is None else history_from_row(row)
 
     def inbox(self, execution_id: str) -> list[InboxEvent]:
         rows = self._reader().execute(_SELECT_INBOX, (execution_id,)).fetchall()
@@ -422,19 +456,20 @@ def _commit_journals(connection: sqlite3.Connection, requests: list[_Request]) -
     if outcomes:
         connection.executemany(
             "UPDATE executions SET status = ?, result = ?, error = ?, ended_at = ?, "
-            "ready_at = NULL, lease_owner = NULL, lease_expires_at = NULL, wake_pending = 0 "
+            "ready_at = NULL, lease_owner = NULL, lease_expires_at = NULL, wake_pending = 0, "
+            "blocked_on = NULL "
             "WHERE id = ?",
             outcomes,
         )
-    releases = [(w.now, w.ready_at, w.execution_id) for w in accepted
+    releases = [(w.now, w.ready_at, _kind(w.blocked_on), w.execution_id) for w in accepted
                 if w.outcome is None and w.release]
     if releases:
         # Something that arrived while we held the lease (an event, a cancel) must not wait for
         # a timer that may never come: it makes the execution ready at once.
         connection.executemany(
             "UPDATE executions SET lease_owner = NULL, lease_expires_at = NULL, wake_pending = 0, "
-            "ready_at = CASE WHEN wake_pending = 1 OR cancel_requested = 1 THEN ? ELSE ? END "
-            "WHERE id = ?",
+            "ready_at = CASE WHEN wake_pending = 1 OR cancel_requested = 1 THEN ? ELSE ? END, "
+            "blocked_on = ? WHERE id = ?",
             releases,
         )
     # Trees: invoked children start, cancelled ones stop, and an ending flows up to the parent
@@ -442,6 +477,10 @@ def _commit_journals(connection: sqlite3.Connection, requests: list[_Request]) -
     for write in accepted:
         if write.start_children or write.stop_children or write.outcome is not None:
             _change_tree(connection, write)
+
+
+def _kind(kind: BlockedKind | None) -> str | None:
+    return None if kind is None else kind.value
 
 
 def _event_params(
@@ -512,7 +551,7 @@ def _stop(connection: sqlite3.Connection, execution: Execution, now: float, reas
     # lapsed but who has not noticed yet.
     connection.execute(
         "UPDATE executions SET status = 'STOPPED', cancel_requested = 1, ended_at = ?, "
-        "ready_at = NULL, lease_owner = NULL, lease_expires_at = NULL, "
+        "ready_at = NULL, lease_owner = NULL, lease_expires_at = NULL, blocked_on = NULL, "
         "lease_token = lease_token + 1 WHERE id = ?",
         (now, execution.id),
     )
@@ -584,62 +623,6 @@ def _wake(connection: sqlite3.Connection, execution_id: str, now: float) -> None
         "WHERE id = ?2 AND status = 'RUNNING'",
         (now, execution_id),
     )
-
-
-def _filter_clauses(where: ExecutionFilter) -> tuple[list[str], list[Any]]:
-    clauses: list[str] = []
-    params: list[Any] = []
-    if where.function is not None:
-        clauses.append("function = ?")
-        params.append(where.function)
-    if where.statuses:
-        clauses.append(f"status IN ({', '.join('?' for _ in where.statuses)})")
-        params.extend(status.value for status in where.statuses)
-    if where.created_after is not None:
-        clauses.append("created_at >= ?")
-        params.append(where.created_after)
-    if where.created_before is not None:
-        clauses.append("created_at < ?")
-        params.append(where.created_before)
-    if where.id_contains:
-        clauses.append("instr(id, ?) > 0")
-        params.append(where.id_contains)
-    if where.parent_execution_id is not None:
-        clauses.append("parent_execution_id = ?")
-        params.append(where.parent_execution_id)
-    if where.before_id is not None:
-        clauses.append("(created_at, id) < (?, ?)")
-        params.extend(where.before_id)
-    return clauses, params
-
-
-# --- the outside world: callback answers and the event inbox ------------------------------------
-
-_FIND_CALLBACK = (
-    f"SELECT execution_id, {OPERATION_COLUMNS} FROM operations "
-    "WHERE type = 'CALLBACK' AND json_extract(details, '$.callback_id') = ?"
-)
-_UPDATE_CALLBACK = (
-    "UPDATE operations SET status = ?, result = ?, error = ?, due_at = ?, ended_at = ?, "
-    "details = ? WHERE execution_id = ? AND id = ?"
-)
-_AWAITS_EVENT = (
-    "SELECT 1 FROM operations WHERE execution_id = ? AND type = 'CALLBACK' "
-    "AND subtype = ? AND name = ? AND status = 'STARTED' LIMIT 1"
-)
-_SELECT_INBOX = (
-    "SELECT id, execution_id, name, payload, sent_at FROM inbox "
-    "WHERE execution_id = ? AND consumed_by IS NULL ORDER BY id"
-)
-# Ready at once when nobody holds the execution; while a worker does, its releasing commit makes
-# it ready (wake_pending), so news arriving during an invocation is seen by the next one.
-_WAKE = (
-    "UPDATE executions SET "
-    "ready_at = CASE WHEN lease_owner IS NULL THEN MIN(COALESCE(ready_at, ?), ?) "
-    "ELSE ready_at END, "
-    "wake_pending = CASE WHEN lease_owner IS NULL THEN wake_pending ELSE 1 END "
-    "WHERE id = ? AND status = 'RUNNING'"
-)
 
 
 def _update_callback(
@@ -728,3 +711,40 @@ def _consume_events(connection: sqlite3.Connection, write: JournalWrite) -> None
                 "inbox any more; an event is delivered to exactly one wait.",
                 execution_id=write.execution_id, event_id=event_id,
             )
+
+
+_FIND_CALLBACK = (
+    f"SELECT execution_id, {OPERATION_COLUMNS} FROM operations "
+    "WHERE type = 'CALLBACK' AND json_extract(details, '$.callback_id') = ?"
+)
+_UPDATE_CALLBACK = (
+    "UPDATE operations SET status = ?, result = ?, error = ?, due_at = ?, ended_at = ?, "
+    "details = ? WHERE execution_id = ? AND id = ?"
+)
+_AWAITS_EVENT = (
+    "SELECT 1 FROM operations WHERE execution_id = ? AND type = 'CALLBACK' "
+    "AND subtype = ? AND name = ? AND status = 'STARTED' LIMIT 1"
+)
+_SELECT_INBOX = (
+    "SELECT id, execution_id, name, payload, sent_at FROM inbox "
+    "WHERE execution_id = ? AND consumed_by IS NULL ORDER BY id"
+)
+# Ready at once when nobody holds the execution; while a worker does, its releasing commit makes
+# it ready (wake_pending), so news arriving during an invocation is seen by the next one.
+_WAKE = (
+    "UPDATE executions SET "
+    "ready_at = CASE WHEN lease_owner IS NULL THEN MIN(COALESCE(ready_at, ?), ?) "
+    "ELSE ready_at END, "
+    "wake_pending = CASE WHEN lease_owner IS NULL THEN wake_pending ELSE 1 END "
+    "WHERE id = ? AND status = 'RUNNING'"
+)
+
+
+
+
+
+
+
+
+
+
