@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from redwood.model import (
     Claim,
@@ -11,6 +11,7 @@ from redwood.model import (
     Execution,
     ExecutionFilter,
     HistoryEvent,
+    LiveWorker,
     NewEvent,
     Operation,
 )
@@ -69,6 +70,9 @@ class CommitResult:
 class Store(Protocol):
     """A durable home for executions, their journals and their history."""
 
+    schema_versions: tuple[int, int]
+    """The schema version found when the store was opened, and the version it migrated to."""
+
     def close(self) -> None:
         """Release connections and threads."""
         ...
@@ -100,6 +104,13 @@ class Store(Protocol):
         """Stop the execution now when no worker holds it, else flag it for its holder."""
         ...
 
+    def heartbeat_worker(self, worker_id: str, info: dict[str, Any], now: float) -> None:
+        """Record that the worker is alive (``info``: what it announces, see LiveWorker).
+
+        The heartbeat vouches for ``info["lease_seconds"]``; ``info["stopped"]`` ends it now.
+        """
+        ...
+
     # --- reads ---------------------------------------------------------------------------------
 
     def get_execution(self, execution_id: str) -> Execution | None:
@@ -123,5 +134,10 @@ class Store(Protocol):
         ...
 
     def change_marker(self) -> int:
-        """A number that changes whenever anyone (any process) commits; cheap to read."""
+        """A number that changes when anyone (any process) commits something that makes work
+        ready or finishes an execution (it may change more often); cheap to read."""
+        ...
+
+    def list_workers(self, now: float) -> list[LiveWorker]:
+        """The workers whose heartbeat still vouches for them at ``now``, with their leases."""
         ...

@@ -9,10 +9,19 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from redwood import faults
-from redwood.errors import LeaseLost, UnknownExecution
-from redwood.model import Claim, Execution, ExecutionFilter, HistoryEvent, Operation
+from redwood.model import Claim, Execution, ExecutionFilter, HistoryEvent, LiveWorker, Operation
 from redwood.store.base import CommitResult, JournalWrite, NewExecution
-from redwood.store.migrations import migrations, statements
+from redwood.store.common import (
+    SQLITE,
+    WORKER_ROW_RETENTION,
+    info_text,
+    lease_lost,
+    list_executions_sql,
+    live_workers,
+    unknown_execution,
+    worker_alive_until,
+)
+from redwood.store.migrations import pending, statements
 from redwood.store.rows import (
     EXECUTION_COLUMNS,
     HISTORY_COLUMNS,
@@ -148,7 +157,7 @@ class SQLiteStore:
         self._connections: list[sqlite3.Connection] = []
         self._connections_lock = threading.Lock()
         writer = self._connect()
-        self._migrate(writer)
+        self.schema_versions = migrate(writer)
         self._committer = _GroupCommitter(writer)
         self._watch = self._connect()
         self._watch_lock = threading.Lock()
@@ -171,23 +180,6 @@ class SQLiteStore:
             connection = self._connect()
             self._local.connection = connection
         return connection
-
-    def _migrate(self, connection: sqlite3.Connection) -> None:
-        connection.execute("BEGIN IMMEDIATE")
-        try:
-            connection.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-            row = connection.execute("SELECT MAX(version) FROM schema_version").fetchone()
-            current = row[0] or 0
-            for migration in migrations("sqlite"):
-                if migration.version > current:
-                    for statement in statements(migration.sql):
-                        connection.execute(statement)
-                    connection.execute("INSERT INTO schema_version VALUES (?)",
-                                       (migration.version,))
-            connection.execute("COMMIT")
-        except BaseException:
-            connection.execute("ROLLBACK")
-            raise
 
     def close(self) -> None:
         with self._connections_lock:
@@ -221,18 +213,17 @@ class SQLiteStore:
     def request_cancel(self, execution_id: str, now: float) -> Execution:
         return self._committer.run(lambda c: _request_cancel(c, execution_id, now))
 
+    def heartbeat_worker(self, worker_id: str, info: dict[str, Any], now: float) -> None:
+        self._committer.run(lambda c: _heartbeat(c, worker_id, info, now))
+
     # --- reads -------------------------------------------------------------------------------
 
     def get_execution(self, execution_id: str) -> Execution | None:
         return _get_execution(self._reader(), execution_id)
 
     def list_executions(self, where: ExecutionFilter) -> list[Execution]:
-        clauses, params = _filter_clauses(where)
-        sql = f"SELECT {EXECUTION_COLUMNS} FROM executions"
-        if clauses:
-            sql += " WHERE " + " AND ".join(clauses)
-        sql += " ORDER BY created_at DESC, id DESC LIMIT ?"
-        rows = self._reader().execute(sql, (*params, where.limit)).fetchall()
+        sql, params = list_executions_sql(EXECUTION_COLUMNS, where, SQLITE)
+        rows = self._reader().execute(sql, params).fetchall()
         return [execution_from_row(row) for row in rows]
 
     def operations(self, execution_id: str) -> list[Operation]:
@@ -257,6 +248,38 @@ class SQLiteStore:
         # reading it touches shared memory only, so idle workers can check it often.
         with self._watch_lock:
             return int(self._watch.execute("PRAGMA data_version").fetchone()[0])
+
+    def list_workers(self, now: float) -> list[LiveWorker]:
+        reader = self._reader()
+        rows = reader.execute(
+            "SELECT id, info, started_at, heartbeat_at FROM workers WHERE alive_until > ? "
+            "ORDER BY id", (now,),
+        ).fetchall()
+        leases = reader.execute(
+            "SELECT lease_owner, id FROM executions WHERE ready_at > ? "
+            "AND lease_owner IS NOT NULL AND lease_expires_at > ?", (now, now),
+        ).fetchall()
+        return live_workers(rows, leases)
+
+
+def migrate(connection: sqlite3.Connection, target: int | None = None) -> tuple[int, int]:
+    """Apply the migrations the database lacks (up to version ``target``, default all); return
+    the schema version before and after."""
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        connection.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+        applied = {row[0] for row in connection.execute("SELECT version FROM schema_version")}
+        before = max(applied, default=0)
+        for migration in pending(applied, target, "sqlite"):
+            for statement in statements(migration.sql):
+                connection.execute(statement)
+            connection.execute("INSERT INTO schema_version VALUES (?)", (migration.version,))
+            applied.add(migration.version)
+        connection.execute("COMMIT")
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    return before, max(applied, default=0)
 
 
 # --- the write transactions (each runs inside the group commit) ---------------------------------
@@ -343,7 +366,8 @@ def _commit(connection: sqlite3.Connection, write: JournalWrite) -> CommitResult
         (write.execution_id,),
     ).fetchone()
     if row is None or row[0] != write.lease_token or row[1] != "RUNNING":
-        raise _lease_lost(write.execution_id, write.lease_token, row)
+        raise lease_lost(write.execution_id, write.lease_token,
+                         None if row is None else (row[0], row[1]))
     if write.operations:
         connection.executemany(
             _UPSERT_OPERATION, [operation_params(write.execution_id, op) for op in write.operations]
@@ -377,27 +401,10 @@ def _event_params(write: JournalWrite) -> Iterable[tuple[Any, ...]]:
                event.name, write.now, details_text(event.details))
 
 
-def _lease_lost(execution_id: str, token: int, row: Any) -> LeaseLost:
-    if row is None:
-        reason = "the execution does not exist"
-    elif row[1] != "RUNNING":
-        reason = f"the execution is already {row[1]}"
-    else:
-        reason = f"another worker holds it now (lease token {row[0]})"
-    return LeaseLost(
-        f'Execution "{execution_id}": write refused under lease token {token}: {reason}. '
-        "The invocation stops; the current holder carries the execution on.",
-        execution_id=execution_id, lease_token=token,
-    )
-
-
 def _request_cancel(connection: sqlite3.Connection, execution_id: str, now: float) -> Execution:
     execution = _get_execution(connection, execution_id)
     if execution is None:
-        raise UnknownExecution(
-            f'No execution "{execution_id}". Check the id with `redwood list`.',
-            execution_id=execution_id,
-        )
+        raise unknown_execution(execution_id)
     if execution.status is not ExecutionStatus.RUNNING:
         return execution
     held = execution.lease_owner is not None and (execution.lease_expires_at or 0) > now
@@ -422,28 +429,12 @@ def _request_cancel(connection: sqlite3.Connection, execution_id: str, now: floa
     return updated
 
 
-def _filter_clauses(where: ExecutionFilter) -> tuple[list[str], list[Any]]:
-    clauses: list[str] = []
-    params: list[Any] = []
-    if where.function is not None:
-        clauses.append("function = ?")
-        params.append(where.function)
-    if where.statuses:
-        clauses.append(f"status IN ({', '.join('?' for _ in where.statuses)})")
-        params.extend(status.value for status in where.statuses)
-    if where.created_after is not None:
-        clauses.append("created_at >= ?")
-        params.append(where.created_after)
-    if where.created_before is not None:
-        clauses.append("created_at < ?")
-        params.append(where.created_before)
-    if where.id_contains:
-        clauses.append("instr(id, ?) > 0")
-        params.append(where.id_contains)
-    if where.parent_execution_id is not None:
-        clauses.append("parent_execution_id = ?")
-        params.append(where.parent_execution_id)
-    if where.before_id is not None:
-        clauses.append("(created_at, id) < (?, ?)")
-        params.extend(where.before_id)
-    return clauses, params
+def _heartbeat(connection: sqlite3.Connection, worker_id: str, info: dict[str, Any],
+               now: float) -> None:
+    connection.execute(
+        "INSERT INTO workers (id, info, started_at, heartbeat_at, alive_until) "
+        "VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET info = excluded.info, "
+        "heartbeat_at = excluded.heartbeat_at, alive_until = excluded.alive_until",
+        (worker_id, info_text(info), now, now, worker_alive_until(info, now)),
+    )
+    connection.execute("DELETE FROM workers WHERE alive_until < ?", (now - WORKER_ROW_RETENTION,))
