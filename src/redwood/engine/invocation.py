@@ -12,7 +12,7 @@ from redwood.errors import LeaseLost
 from redwood.model import Claim, Execution, NewEvent, Operation, OperationUpdate
 from redwood.sdk.run import Ending, InvocationOutcome
 from redwood.sdk.seam import CheckpointResult
-from redwood.store.base import JournalWrite, Outcome, Store
+from redwood.store.base import CommitResult, JournalWrite, Outcome, Store
 from redwood.types import ExecutionStatus
 
 _EXECUTION_EVENT = {
@@ -37,6 +37,7 @@ class Invocation:
         self._unsaved: dict[str, Operation] = {}
         self._events: list[NewEvent] = []
         self._lock = threading.Lock()
+        self._failed: BaseException | None = None
         self._started = clock.now()
         self._fire_due_timers(self._started)
 
@@ -61,6 +62,18 @@ class Invocation:
             changed.append(op)
         return changed
 
+    def _commit(self, write: JournalWrite) -> CommitResult:
+        # Once a write failed (refused lease, lost connection: it may even have committed),
+        # nothing this invocation does may be written, even if user code caught the error:
+        # the execution's next holder replays from whatever is durable.
+        if self._failed is not None:
+            raise self._failed
+        try:
+            return self._store.commit(write)
+        except BaseException as error:
+            self._failed = error
+            raise
+
     def _write(self, now: float, **ending: object) -> JournalWrite:
         write = JournalWrite(
             execution_id=self.execution_id, lease_token=self.lease_token, now=now,
@@ -84,7 +97,7 @@ class Invocation:
                 )
             now = self._clock.now()
             changed = self._apply(updates, now)
-            result = self._store.commit(self._write(now))
+            result = self._commit(self._write(now))
             self._token += 1
             return CheckpointResult(self._token, tuple(changed), result.cancel_requested,
                                     self.handback)
@@ -109,13 +122,13 @@ class Invocation:
             if outcome.ending is Ending.SUSPENDED:
                 ready_at = now if outcome.immediate else transitions.next_due(
                     self.operations.values(), now)
-                self._store.commit(self._write(now, release=True, ready_at=ready_at))
+                self._commit(self._write(now, release=True, ready_at=ready_at))
                 return ExecutionStatus.RUNNING
             event, status = _EXECUTION_EVENT[outcome.ending]
             details = {"result": outcome.result} if outcome.result is not None else {}
             if outcome.error is not None:
                 details = {"error": outcome.error.to_json()}
             self._events.append(NewEvent(type=event, details=details))
-            self._store.commit(self._write(
+            self._commit(self._write(
                 now, outcome=Outcome(status, result=outcome.result, error=outcome.error)))
             return status

@@ -11,6 +11,7 @@ import threading
 import time
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
 
 from redwood.engine.engine import Engine
 from redwood.errors import LeaseLost
@@ -52,6 +53,7 @@ class Worker:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._dispatcher: threading.Thread | None = None
         self._loop_thread: threading.Thread | None = None
+        self._renew_due = 0.0  # monotonic: the first dispatcher pass announces the worker
 
     # --- life ----------------------------------------------------------------------------------
 
@@ -80,6 +82,7 @@ class Worker:
             self.engine.local = None
         if self._dispatcher is not None:
             self._dispatcher.join()
+            self._heartbeat(stopped=True)
         self.engine.hand_back(list(self._leases))
         deadline = time.monotonic() + grace
         with self._cv:
@@ -152,13 +155,12 @@ class Worker:
     # --- the dispatcher ------------------------------------------------------------------------
 
     def _run(self) -> None:
-        last_renewal = time.monotonic()
         while not self._stopping:
             try:
                 self._claim_and_submit()
-                if time.monotonic() - last_renewal > self.lease_seconds / 3:
+                if time.monotonic() >= self._renew_due:
                     self._renew()
-                    last_renewal = time.monotonic()
+                    self._renew_due = time.monotonic() + self.lease_seconds / 3
                 self._idle()
             except Exception:
                 _logger.exception("worker %s: dispatcher error; retrying", self.worker_id)
@@ -193,25 +195,45 @@ class Worker:
             with self._cv:
                 if self._kicked:
                     return
-                if self._busy < self.concurrency and next_at is not None \
-                        and clock.now() >= next_at:
+                full = self._busy >= self.concurrency
+                if not full and next_at is not None and clock.now() >= next_at:
                     return
-                clock.wait(self._cv, next_at, self.poll_interval)
+                # Full, ready work can wait: the next finished invocation kicks us.
+                clock.wait(self._cv, None if full else next_at, self.poll_interval)
                 if self._kicked:
                     return
             if next_at is not None and clock.now() >= next_at:
                 return
-            if store.change_marker() != marker:
+            if store.change_marker() != marker or time.monotonic() >= self._renew_due:
                 return
 
     def _renew(self) -> None:
         leases = dict(self._leases)
-        if not leases:
-            return
-        lost = self.engine.store.renew_leases(self.worker_id, leases, self.engine.clock.now(),
-                                              self.lease_seconds)
-        for execution_id in lost & self._leases.keys():
-            _logger.warning("worker %s lost the lease of %s", self.worker_id, execution_id)
+        if leases:
+            lost = self.engine.store.renew_leases(self.worker_id, leases,
+                                                  self.engine.clock.now(), self.lease_seconds)
+            for execution_id in lost & self._leases.keys():
+                _logger.warning("worker %s lost the lease of %s", self.worker_id, execution_id)
+        self._heartbeat()
+
+    def _heartbeat(self, stopped: bool = False) -> None:
+        try:
+            self.engine.store.heartbeat_worker(self.worker_id, self.info(stopped),
+                                               self.engine.clock.now())
+        except Exception:
+            # The workers table is for people looking on; running executions matter more.
+            _logger.warning("worker %s: heartbeat failed", self.worker_id, exc_info=True)
+
+    def info(self, stopped: bool = False) -> dict[str, Any]:
+        """What this worker announces in the workers table."""
+        info: dict[str, Any] = {
+            "host": socket.gethostname(), "pid": os.getpid(), "concurrency": self.concurrency,
+            "in_flight": self._busy, "lease_seconds": self.lease_seconds,
+            "functions": self.engine.registry.names(),
+        }
+        if stopped:
+            info["stopped"] = True
+        return info
 
     # --- synchronous driving (tests, scripts) --------------------------------------------------
 

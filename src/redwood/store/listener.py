@@ -8,12 +8,19 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import select
 import threading
 from typing import Any
 
 import psycopg
 
 CHANNEL = "redwood"
+
+# TCP keepalives find a server that vanished without closing the connection, so the listener
+# reconnects without sending a single query while idle.
+KEEPALIVES: dict[str, Any] = {"keepalives": 1, "keepalives_idle": 30,
+                              "keepalives_interval": 10, "keepalives_count": 3}
 
 _logger = logging.getLogger("redwood.store.postgres")
 
@@ -25,44 +32,64 @@ class Listener:
     so whoever waits must look again rather than sleep through them.
     """
 
-    def __init__(self, url: str, poll: float = 0.5) -> None:
+    def __init__(self, url: str) -> None:
         self.marker = 0
         self._url = url
-        self._poll = poll
         self._closing = threading.Event()
+        self._wake_read, self._wake_write = os.pipe()
         # Subscribed before the constructor returns: a commit right after it is not missed.
         self._connection: psycopg.Connection[Any] | None = self._connect()
         self._thread = threading.Thread(target=self._run, daemon=True, name="redwood-listen")
         self._thread.start()
 
     def _connect(self) -> psycopg.Connection[Any]:
-        connection = psycopg.connect(self._url, autocommit=True)
+        connection = psycopg.connect(self._url, autocommit=True, **KEEPALIVES)
         connection.execute(f"LISTEN {CHANNEL}")
         return connection
 
     def close(self) -> None:
-        """Stop listening; the thread closes its connection within ``poll`` seconds."""
+        """Stop listening and close the connection."""
         self._closing.set()
+        os.write(self._wake_write, b"x")
+        self._thread.join(timeout=5.0)
 
     def _run(self) -> None:
         delay = 0.05
-        while not self._closing.is_set():
-            try:
-                if self._connection is None:
-                    self._connection = self._connect()
+        try:
+            while not self._closing.is_set():
+                try:
+                    if self._connection is None:
+                        self._connection = self._connect()
+                        self.marker += 1
+                        delay = 0.05
+                    self._count(self._connection)
+                except psycopg.Error as error:
+                    self._drop()
                     self.marker += 1
-                    delay = 0.05
-                for _ in self._connection.notifies(timeout=self._poll):
+                    if self._closing.is_set():
+                        break
+                    _logger.warning("listener connection lost (%s); reconnecting in %.2fs",
+                                    error, delay)
+                    self._closing.wait(delay)
+                    delay = min(delay * 2, 2.0)
+        finally:
+            self._drop()
+            os.close(self._wake_read)
+            os.close(self._wake_write)
+
+    def _count(self, connection: psycopg.Connection[Any]) -> None:
+        """Count notifications until closing; raise when the connection breaks."""
+        pgconn = connection.pgconn
+        socket = connection.fileno()
+        while not self._closing.is_set():
+            readable, _, _ = select.select([socket, self._wake_read], [], [])
+            if socket in readable:
+                pgconn.consume_input()
+                while pgconn.notifies() is not None:
                     # Only this thread writes the counter, so the GIL makes += safe here.
                     self.marker += 1
-            except psycopg.Error as error:
-                _logger.warning("listener connection lost (%s); reconnecting in %.2fs",
-                                error, delay)
-                self._drop()
-                self.marker += 1
-                self._closing.wait(delay)
-                delay = min(delay * 2, 2.0)
-        self._drop()
+                if pgconn.status != psycopg.pq.ConnStatus.OK:
+                    raise psycopg.OperationalError("the listener connection was closed")
 
     def _drop(self) -> None:
         connection, self._connection = self._connection, None
