@@ -32,7 +32,7 @@ from redwood.store.common import (
     unknown_execution,
     worker_alive_until,
 )
-from redwood.store.listener import Listener
+from redwood.store.listener import KEEPALIVES, Listener
 from redwood.store.migrations import pending
 from redwood.store.rows import (
     EXECUTION_COLUMNS,
@@ -70,7 +70,7 @@ class PostgresStore:
         # cost, the idle connections the restart closed, so no write is sent down a dead one.
         self._pool: ConnectionPool[Connection] = ConnectionPool(
             url, min_size=min_connections, max_size=max_connections, open=False,
-            kwargs={"autocommit": True}, check=_discard_if_closed, timeout=connect_timeout,
+            kwargs={"autocommit": True, **KEEPALIVES}, check=_discard_if_closed, timeout=connect_timeout,
             name="redwood",
         )
         self._pool.open(wait=True, timeout=connect_timeout)
