@@ -8,8 +8,8 @@ from collections.abc import Iterator
 
 import psycopg
 import pytest
-from conftest import wait_until
 
+from conftest import wait_until
 from redwood import App, DurableContext, ExecutionStatus, ManualClock, RetryPolicy
 from redwood.store.postgres import PostgresStore
 

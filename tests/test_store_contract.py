@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import wait_until
 
+from conftest import wait_until
 from redwood.errors import LeaseLost, UnknownExecution
 from redwood.model import ErrorRecord, ExecutionFilter, NewEvent, Operation
 from redwood.store.base import JournalWrite, NewExecution, Outcome, Store
