@@ -70,8 +70,8 @@ class PostgresStore:
         # cost, the idle connections the restart closed, so no write is sent down a dead one.
         self._pool: ConnectionPool[Connection] = ConnectionPool(
             url, min_size=min_connections, max_size=max_connections, open=False,
-            kwargs={"autocommit": True, **KEEPALIVES}, check=_discard_if_closed, timeout=connect_timeout,
-            name="redwood",
+            kwargs={"autocommit": True, **KEEPALIVES}, check=_discard_if_closed,
+            timeout=connect_timeout, name="redwood",
         )
         self._pool.open(wait=True, timeout=connect_timeout)
 
@@ -208,14 +208,25 @@ def _discard_if_closed(connection: Connection) -> None:
 def _transaction(connection: Connection) -> Iterator[None]:
     """BEGIN, the block's statements and COMMIT sent as one pipeline: a block that fetches no
     result until it ends costs one round trip."""
+    failed: psycopg.Error | None = None
     try:
         with connection.pipeline():
             connection.execute("BEGIN")
-            yield
-            connection.execute("COMMIT")
+            try:
+                yield
+                connection.execute("COMMIT")
+            except psycopg.Error as error:
+                # The first error is the cause; the statements after it were skipped, and the
+                # pipeline's end reports that again (we let it end quietly and raise the cause).
+                failed = error
+    except psycopg.Error as error:
+        failed = failed or error
     except BaseException:
         _roll_back(connection)
         raise
+    if failed is not None:
+        _roll_back(connection)
+        raise failed
 
 
 def _roll_back(connection: Connection) -> None:
