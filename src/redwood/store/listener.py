@@ -48,42 +48,51 @@ class Listener:
         return connection
 
     def close(self) -> None:
-        """Stop listening and close the connection."""
+        """Stop listening and close the connection (once; later calls do nothing)."""
+        if self._closing.is_set():
+            return
         self._closing.set()
         os.write(self._wake_write, b"x")
         self._thread.join(timeout=5.0)
+        if not self._thread.is_alive():
+            os.close(self._wake_read)
+            os.close(self._wake_write)
 
     def _run(self) -> None:
         delay = 0.05
-        try:
-            while not self._closing.is_set():
-                try:
-                    if self._connection is None:
-                        self._connection = self._connect()
-                        self.marker += 1
-                        delay = 0.05
-                    self._count(self._connection)
-                except psycopg.Error as error:
-                    self._drop()
+        while not self._closing.is_set():
+            try:
+                if self._connection is None:
+                    self._connection = self._connect()
                     self.marker += 1
-                    if self._closing.is_set():
-                        break
-                    _logger.warning("listener connection lost (%s); reconnecting in %.2fs",
-                                    error, delay)
-                    self._closing.wait(delay)
-                    delay = min(delay * 2, 2.0)
-        finally:
-            self._drop()
-            os.close(self._wake_read)
-            os.close(self._wake_write)
+                    delay = 0.05
+                self._count(self._connection)
+            except Exception as error:
+                # Whatever broke, the listener must not die: its waiters would sleep forever.
+                self._drop()
+                self.marker += 1
+                if self._closing.is_set():
+                    break
+                _logger.warning("listener connection lost (%s); reconnecting in %.2fs",
+                                error, delay, exc_info=not isinstance(error, psycopg.Error))
+                self._closing.wait(delay)
+                delay = min(delay * 2, 2.0)
+        self._drop()
 
     def _count(self, connection: psycopg.Connection[Any]) -> None:
         """Count notifications until closing; raise when the connection breaks."""
         pgconn = connection.pgconn
         socket = connection.fileno()
+        # poll, not select: no limit on descriptor numbers in a process with many files open.
+        poller = select.poll()
+        poller.register(socket, select.POLLIN)
+        poller.register(self._wake_read, select.POLLIN)
         while not self._closing.is_set():
-            readable, _, _ = select.select([socket, self._wake_read], [], [])
-            if socket in readable:
+            for fd, events in poller.poll():
+                if fd != socket:
+                    continue
+                if events & (select.POLLERR | select.POLLHUP | select.POLLNVAL):
+                    raise psycopg.OperationalError("the listener connection was closed")
                 pgconn.consume_input()
                 while pgconn.notifies() is not None:
                     # Only this thread writes the counter, so the GIL makes += safe here.
