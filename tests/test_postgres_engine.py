@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from contextlib import closing
 
 import psycopg
 import pytest
 
 from conftest import wait_until
 from redwood import App, DurableContext, ExecutionStatus, ManualClock, RetryPolicy
+from redwood.store.base import JournalWrite, NewExecution, Outcome
 from redwood.store.postgres import PostgresStore
 
 LEASE = 30.0
@@ -171,3 +173,18 @@ def test_a_write_lost_with_its_connection_is_never_followed_by_another(
     worker.drain()
     assert handle.result(timeout=5) == "3"
     assert event_types(pg_app, "fragile-1").count("StepSucceeded") == 2
+
+
+def test_watchers_hear_which_execution_another_store_made_ready_or_finished(
+    postgres_url: str,
+) -> None:
+    heard: list[str] = []
+    with closing(PostgresStore(postgres_url)) as watcher, \
+            closing(PostgresStore(postgres_url)) as writer:
+        watcher.watch(heard.append)
+        writer.create_execution(NewExecution(id="seen-1", function="f", input=None, now=1.0))
+        wait_until(lambda: heard == ["seen-1"], what="the start to be heard")
+        token = writer.claim("w", 2.0, LEASE, 1)[0].lease_token
+        writer.commit(JournalWrite("seen-1", token, 3.0,
+                                   outcome=Outcome(ExecutionStatus.SUCCEEDED)))
+        wait_until(lambda: heard == ["seen-1", "seen-1"], what="the finish to be heard")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -136,6 +137,12 @@ class Store(Protocol):
     def change_marker(self) -> int:
         """A number that changes when anyone (any process) commits something that makes work
         ready or finishes an execution (it may change more often); cheap to read."""
+        ...
+
+    def watch(self, callback: Callable[[str], None]) -> None:
+        """Have ``callback(execution_id)`` called, from a store thread, soon after any process
+        commits something that makes that execution ready or finishes it. A store that cannot
+        push (SQLite) never calls it; waiters poll change_marker() as well."""
         ...
 
     def list_workers(self, now: float) -> list[LiveWorker]:

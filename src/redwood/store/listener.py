@@ -11,6 +11,7 @@ import logging
 import os
 import select
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import psycopg
@@ -26,7 +27,8 @@ _logger = logging.getLogger("redwood.store.postgres")
 
 
 class Listener:
-    """One connection that LISTENs on the "redwood" channel and counts what arrives.
+    """One connection that LISTENs on the "redwood" channel, counts what arrives, and passes
+    each notification's execution id to the callbacks (at once: no waiter needs to poll).
 
     A reconnect bumps the count too: notifications sent while the connection was down are lost,
     so whoever waits must look again rather than sleep through them.
@@ -34,6 +36,7 @@ class Listener:
 
     def __init__(self, url: str) -> None:
         self.marker = 0
+        self.callbacks: list[Callable[[str], None]] = []
         self._url = url
         self._closing = threading.Event()
         self._wake_read, self._wake_write = os.pipe()
@@ -94,11 +97,19 @@ class Listener:
                 if events & (select.POLLERR | select.POLLHUP | select.POLLNVAL):
                     raise psycopg.OperationalError("the listener connection was closed")
                 pgconn.consume_input()
-                while pgconn.notifies() is not None:
+                while (notification := pgconn.notifies()) is not None:
                     # Only this thread writes the counter, so the GIL makes += safe here.
                     self.marker += 1
+                    self._tell(notification.extra.decode())
                 if pgconn.status != psycopg.pq.ConnStatus.OK:
                     raise psycopg.OperationalError("the listener connection was closed")
+
+    def _tell(self, execution_id: str) -> None:
+        for callback in list(self.callbacks):
+            try:
+                callback(execution_id)
+            except Exception:
+                _logger.exception("change callback %r failed", callback)
 
     def _drop(self) -> None:
         connection, self._connection = self._connection, None

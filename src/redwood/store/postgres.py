@@ -165,6 +165,9 @@ class PostgresStore:
     def change_marker(self) -> int:
         return self._listener.marker
 
+    def watch(self, callback: Callable[[str], None]) -> None:
+        self._listener.callbacks.append(callback)
+
     def list_workers(self, now: float) -> list[LiveWorker]:
         def read(connection: Connection) -> list[LiveWorker]:
             with _transaction(connection):
