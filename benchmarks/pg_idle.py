@@ -22,7 +22,7 @@ from pg_common import committed_transactions, machine, scratch_database, write_r
 from redwood import App, DurableContext
 from redwood.store.postgres import PostgresStore
 
-# Server statistics of an idle backend reach pg_stat_database up to 10 s late (PGSTAT_IDLE_INTERVAL).
+# An idle backend reports its statistics up to 10 s late (PGSTAT_IDLE_INTERVAL).
 STATS_DELAY = 11.0
 
 
