@@ -42,7 +42,6 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 10.0, what: str =
         delay = min(delay * 2, 0.05)
 
 
-
 # --- PostgreSQL: one database per test session (see pgtools.py) --------------------------------
 
 

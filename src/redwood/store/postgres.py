@@ -201,8 +201,9 @@ def migrate(connection: Connection, target: int | None = None) -> tuple[int, int
 def _discard_if_closed(connection: Connection) -> None:
     # An idle connection receives nothing; a readable socket means the server closed it (a
     # restart, an idle timeout). Close it so the pool replaces it instead of handing it out.
-    readable, _, _ = select.select([connection.fileno()], [], [], 0)
-    if readable:
+    poller = select.poll()  # not select(): no limit on descriptor numbers
+    poller.register(connection.fileno(), select.POLLIN)
+    if poller.poll(0):
         connection.close()
         raise psycopg.OperationalError("the server closed this idle connection")
 
