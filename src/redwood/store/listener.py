@@ -18,10 +18,11 @@ import psycopg
 
 CHANNEL = "redwood"
 
-# TCP keepalives find a server that vanished without closing the connection, so the listener
-# reconnects without sending a single query while idle.
-KEEPALIVES: dict[str, Any] = {"keepalives": 1, "keepalives_idle": 30,
-                              "keepalives_interval": 10, "keepalives_count": 3}
+# For every connection of the store. TCP keepalives find a server that vanished without closing
+# the connection, so an idle listener notices without sending a single query.
+CONNECTION_OPTIONS: dict[str, Any] = {"connect_timeout": 10, "keepalives": 1,
+                                      "keepalives_idle": 30, "keepalives_interval": 10,
+                                      "keepalives_count": 3}
 
 _logger = logging.getLogger("redwood.store.postgres")
 
@@ -46,7 +47,7 @@ class Listener:
         self._thread.start()
 
     def _connect(self) -> psycopg.Connection[Any]:
-        connection = psycopg.connect(self._url, autocommit=True, **KEEPALIVES)
+        connection = psycopg.connect(self._url, autocommit=True, **CONNECTION_OPTIONS)
         connection.execute(f"LISTEN {CHANNEL}")
         return connection
 

@@ -32,7 +32,7 @@ from redwood.store.common import (
     unknown_execution,
     worker_alive_until,
 )
-from redwood.store.listener import KEEPALIVES, Listener
+from redwood.store.listener import CONNECTION_OPTIONS, Listener
 from redwood.store.migrations import pending
 from redwood.store.rows import (
     EXECUTION_COLUMNS,
@@ -61,16 +61,16 @@ class PostgresStore:
         connect_timeout: float = 30.0,
     ) -> None:
         self.url = url
-        self.transactions = 0
+        self.transactions = 0  # reads and writes sent so far, one transaction each (benchmarks)
         self._count_lock = threading.Lock()
-        with psycopg.connect(url, autocommit=True) as connection:
+        with psycopg.connect(url, autocommit=True, **CONNECTION_OPTIONS) as connection:
             self.schema_versions = migrate(connection)
         self._listener = Listener(url)
         # The pool reconnects with back-off after a database restart; the check discards, at no
         # cost, the idle connections the restart closed, so no write is sent down a dead one.
         self._pool: ConnectionPool[Connection] = ConnectionPool(
             url, min_size=min_connections, max_size=max_connections, open=False,
-            kwargs={"autocommit": True, **KEEPALIVES}, check=_discard_if_closed,
+            kwargs={"autocommit": True, **CONNECTION_OPTIONS}, check=_discard_if_closed,
             timeout=connect_timeout, name="redwood",
         )
         self._pool.open(wait=True, timeout=connect_timeout)
