@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
+import pgtools
 from redwood import App, ManualClock
+from redwood.store.postgres import PostgresStore
 
 
 @pytest.fixture
@@ -49,3 +51,25 @@ def wait_until(
         # Not a sleep to wait for something to happen: a back-off between checks of it.
         time.sleep(delay)
         delay = min(delay * 2, 0.05)
+
+
+# --- PostgreSQL: one database per test session (see pgtools.py) --------------------------------
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """A database of this test session, with the current schema."""
+    pgtools.require_server()
+    url = pgtools.create_database()
+    try:
+        PostgresStore(url).close()  # migrates
+        yield url
+    finally:
+        pgtools.drop_database(url)
+
+
+@pytest.fixture
+def postgres_url(postgres_database: str) -> str:
+    """The session's PostgreSQL database, emptied for this test."""
+    pgtools.empty_tables(postgres_database)
+    return postgres_database

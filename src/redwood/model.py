@@ -182,3 +182,23 @@ class InboxEvent:
     name: str
     payload: str | None
     sent_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class LiveWorker:
+    """A worker whose last heartbeat still vouches for it, with the leases it holds now.
+
+    ``info`` is what the worker announced (host, pid, concurrency, in_flight, lease_seconds).
+    """
+
+    id: str
+    info: dict[str, Any]
+    started_at: float
+    heartbeat_at: float
+    leases: tuple[str, ...] = ()
+
+    @property
+    def load(self) -> float:
+        """Running invocations as a share of the worker's concurrency (0.0 to 1.0)."""
+        concurrency = self.info.get("concurrency") or 0
+        return float(self.info.get("in_flight") or 0) / concurrency if concurrency else 0.0

@@ -10,11 +10,13 @@ import click
 
 from redwood.cli.cancel import cancel_command
 from redwood.cli.common import RedwoodGroup
+from redwood.cli.db import db
 from redwood.cli.listing import list_command
 from redwood.cli.serve import serve
 from redwood.cli.show import show_command
 from redwood.cli.start import start_command
 from redwood.cli.worker import worker_command
+from redwood.cli.workers import workers
 
 __all__ = ["main"]
 
@@ -32,3 +34,5 @@ main.add_command(list_command)
 main.add_command(show_command)
 main.add_command(cancel_command)
 main.add_command(serve)
+main.add_command(db)
+main.add_command(workers)

@@ -97,6 +97,9 @@ class Engine:
         self.clock = clock
         self.settings = settings
         self.notifier = Notifier()
+        # Commits by other processes (where the store can tell) wake workers and result waiters
+        # here at once, without waiting for their next look at the change marker.
+        store.watch(self.notifier.publish)
         self.codec = Codec(max_bytes=settings.max_payload_bytes)
         self.local: LocalDispatch | None = None
         self.tree = Tree(registry, self.notifier.publish)

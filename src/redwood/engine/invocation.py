@@ -14,7 +14,7 @@ from redwood.errors import LeaseLost
 from redwood.model import Claim, ErrorRecord, Execution, NewEvent, Operation, OperationUpdate
 from redwood.sdk.run import Ending, InvocationOutcome
 from redwood.sdk.seam import CheckpointResult
-from redwood.store.base import JournalWrite, NewExecution, Outcome, Store
+from redwood.store.base import CommitResult, JournalWrite, NewExecution, Outcome, Store
 from redwood.types import WAIT_FOR_EVENT, ExecutionStatus
 
 _EXECUTION_EVENT = {
@@ -46,6 +46,7 @@ class Invocation:
         self._start_children: list[NewExecution] = []
         self._stop_children: list[str] = []
         self._cancel_requested = claim.execution.cancel_requested
+        self._failed: BaseException | None = None
         self._started = clock.now()
         self._fire_due_timers(self._started)
 
@@ -92,6 +93,17 @@ class Invocation:
         if expanded.stop is not None:
             self._stop_children.append(expanded.stop)
         return expanded.updates
+    def _commit(self, write: JournalWrite) -> CommitResult:
+        # Once a write failed (refused lease, lost connection: it may even have committed),
+        # nothing this invocation does may be written, even if user code caught the error:
+        # the execution's next holder replays from whatever is durable.
+        if self._failed is not None:
+            raise self._failed
+        try:
+            return self._store.commit(write)
+        except BaseException as error:
+            self._failed = error
+            raise
 
     def _write(self, now: float, **ending: object) -> JournalWrite:
         write = JournalWrite(
@@ -121,7 +133,7 @@ class Invocation:
             now = self._clock.now()
             changed = self._apply(updates, now)
             write = self._write(now)
-            result = self._store.commit(write)
+            result = self._commit(write)
             self._token += 1
             if write.start_children and self._tree is not None:
                 self._tree.started()
@@ -160,8 +172,8 @@ class Invocation:
                     self.operations.values(), now)
                 ready_at = earliest(ready_at, self.execution.timeout_at)
                 waiting = blocked.recorded_wait(self.operations.values())
-                self._store.commit(self._write(now, release=True, ready_at=ready_at,
-                                               blocked_on=waiting))
+                self._commit(self._write(now, release=True, ready_at=ready_at,
+                                         blocked_on=waiting))
                 return ExecutionStatus.RUNNING
             event, status = _EXECUTION_EVENT[ending]
             details: dict[str, object] = {}
@@ -170,7 +182,7 @@ class Invocation:
             elif outcome.result is not None:
                 details["result"] = outcome.result
             self._events.append(NewEvent(type=event, details=details))
-            self._store.commit(self._write(
+            self._commit(self._write(
                 now, outcome=Outcome(status, result=outcome.result, error=error)))
             return status
 

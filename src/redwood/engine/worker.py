@@ -51,6 +51,7 @@ class Worker:
         self._stopping = False
         self._busy = 0
         self._leases: dict[str, int] = {}
+        self._renew_at = float("inf")
         self._threads: ThreadPoolExecutor | None = None
         self._io: ThreadPoolExecutor | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -84,6 +85,7 @@ class Worker:
             self.engine.local = None
         if self._dispatcher is not None:
             self._dispatcher.join()
+            self._heartbeat(stopped=True)
         self.engine.hand_back(list(self._leases))
         deadline = time.monotonic() + grace
         with self._cv:
@@ -132,6 +134,13 @@ class Worker:
     def submit(self, claim: Claim) -> None:
         """Run a claim this worker holds (a slot must be reserved)."""
         self._leases[claim.execution.id] = claim.lease_token
+        # A lease is renewed a third of the way through, counted from when it was acquired
+        # (a direct dispatch may acquire one before the dispatcher has even started).
+        renew_at = self.engine.clock.now() + self.lease_seconds / 3
+        with self._cv:
+            if renew_at < self._renew_at:
+                self._renew_at = renew_at
+                self._cv.notify_all()
         if self.engine.is_async(claim):
             assert self._loop is not None and self._io is not None
             future = asyncio.run_coroutine_threadsafe(self.engine.ainvoke(claim, self._io),
@@ -161,16 +170,20 @@ class Worker:
 
     def _run(self) -> None:
         clock = self.engine.clock
-        renew_at = clock.now() + self.lease_seconds / 3
+        self._heartbeat()  # announce the worker before its first renewal is due
+        with self._cv:
+            self._renew_at = min(self._renew_at, clock.now() + self.lease_seconds / 3)
         while not self._stopping:
             try:
                 # Renew before claiming, on the clock the leases are measured in: a lease of
                 # ours that lapsed while its invocation still runs must not look ready to us.
-                if clock.now() >= renew_at:
-                    self._renew()
-                    renew_at = clock.now() + self.lease_seconds / 3
+                now = clock.now()
+                if now >= self._renew_at:
+                    self._renew(now)
+                    with self._cv:
+                        self._renew_at = now + self.lease_seconds / 3
                 self._claim_and_submit()
-                self._idle(renew_at)
+                self._idle()
             except Exception:
                 _logger.exception("worker %s: dispatcher error; retrying", self.worker_id)
                 with self._cv:
@@ -195,7 +208,7 @@ class Worker:
             if len(claims) < free:
                 return
 
-    def _idle(self, renew_at: float) -> None:
+    def _idle(self) -> None:
         clock = self.engine.clock
         store = self.engine.store
         next_at = store.next_ready_at()
@@ -203,9 +216,9 @@ class Worker:
         while not self._stopping:
             # With every slot busy, ready work waits for a slot (a kick), not for its time; while
             # invocations run, the renewal of their leases is due too.
+            # The renewal also carries the heartbeat that keeps an idle worker listed as alive.
             wake_at = next_at if self._busy < self.concurrency else None
-            if self._leases:
-                wake_at = renew_at if wake_at is None else min(wake_at, renew_at)
+            wake_at = self._renew_at if wake_at is None else min(wake_at, self._renew_at)
             with self._cv:
                 if self._kicked:
                     return
@@ -219,14 +232,32 @@ class Worker:
             if store.change_marker() != marker:
                 return
 
-    def _renew(self) -> None:
+    def _renew(self, now: float) -> None:
         leases = dict(self._leases)
-        if not leases:
-            return
-        lost = self.engine.store.renew_leases(self.worker_id, leases, self.engine.clock.now(),
-                                              self.lease_seconds)
-        for execution_id in lost & self._leases.keys():
-            _logger.warning("worker %s lost the lease of %s", self.worker_id, execution_id)
+        if leases:
+            lost = self.engine.store.renew_leases(self.worker_id, leases, now, self.lease_seconds)
+            for execution_id in lost & self._leases.keys():
+                _logger.warning("worker %s lost the lease of %s", self.worker_id, execution_id)
+        self._heartbeat()
+
+    def _heartbeat(self, stopped: bool = False) -> None:
+        try:
+            self.engine.store.heartbeat_worker(self.worker_id, self.info(stopped),
+                                               self.engine.clock.now())
+        except Exception:
+            # The workers table is for people looking on; running executions matter more.
+            _logger.warning("worker %s: heartbeat failed", self.worker_id, exc_info=True)
+
+    def info(self, stopped: bool = False) -> dict[str, Any]:
+        """What this worker announces in the workers table."""
+        info: dict[str, Any] = {
+            "host": socket.gethostname(), "pid": os.getpid(), "concurrency": self.concurrency,
+            "in_flight": self._busy, "lease_seconds": self.lease_seconds,
+            "functions": self.engine.registry.names(),
+        }
+        if stopped:
+            info["stopped"] = True
+        return info
 
     # --- synchronous driving (tests, scripts) --------------------------------------------------
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from redwood.model import (
     Claim,
@@ -13,6 +13,7 @@ from redwood.model import (
     ExecutionFilter,
     HistoryEvent,
     InboxEvent,
+    LiveWorker,
     NewEvent,
     Operation,
 )
@@ -98,6 +99,9 @@ CallbackChange = Callable[[Execution, Operation], CallbackWrite]
 class Store(Protocol):
     """A durable home for executions, their journals and their history."""
 
+    schema_versions: tuple[int, int]
+    """The schema version found when the store was opened, and the version it migrated to."""
+
     def close(self) -> None:
         """Release connections and threads."""
         ...
@@ -162,6 +166,13 @@ class Store(Protocol):
         """
         ...
 
+    def heartbeat_worker(self, worker_id: str, info: dict[str, Any], now: float) -> None:
+        """Record that the worker is alive (``info``: what it announces, see LiveWorker).
+
+        The heartbeat vouches for ``info["lease_seconds"]``; ``info["stopped"]`` ends it now.
+        """
+        ...
+
     # --- reads ---------------------------------------------------------------------------------
 
     def get_execution(self, execution_id: str) -> Execution | None:
@@ -205,5 +216,16 @@ class Store(Protocol):
         ...
 
     def change_marker(self) -> int:
-        """A number that changes whenever anyone (any process) commits; cheap to read."""
+        """A number that changes when anyone (any process) commits something that makes work
+        ready or finishes an execution (it may change more often); cheap to read."""
+        ...
+
+    def watch(self, callback: Callable[[str], None]) -> None:
+        """Have ``callback(execution_id)`` called, from a store thread, soon after any process
+        commits something that makes that execution ready or finishes it. A store that cannot
+        push (SQLite) never calls it; waiters poll change_marker() as well."""
+        ...
+
+    def list_workers(self, now: float) -> list[LiveWorker]:
+        """The workers whose heartbeat still vouches for them at ``now``, with their leases."""
         ...

@@ -26,6 +26,16 @@ def migrations(dialect: str) -> list[Migration]:
     return sorted(found, key=lambda m: m.version)
 
 
+def pending(applied: set[int], target: int | None, dialect: str) -> list[Migration]:
+    """The migrations of ``dialect`` not in ``applied``, up to version ``target`` (None: all).
+
+    Versions are tracked one by one, not as a high-water mark, so a migration numbered below
+    one already applied (two branches adding migrations at once) is still applied.
+    """
+    return [m for m in migrations(dialect)
+            if m.version not in applied and (target is None or m.version <= target)]
+
+
 def statements(sql: str) -> list[str]:
     """The statements of a migration file, comments removed (comments may contain ';')."""
     lines = [line.split("--", 1)[0] for line in sql.splitlines()]

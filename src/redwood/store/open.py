@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 from pathlib import Path
 
 from redwood.errors import ValidationError
@@ -20,6 +21,11 @@ def database_url(database: str | Path | None) -> str:
     if database is not None:
         return str(database)
     return os.environ.get(ENVIRONMENT_VARIABLE) or DEFAULT_DATABASE
+
+
+def display_url(url: str) -> str:
+    """The URL with any password masked, fit to print."""
+    return re.sub(r"(://[^/:@]*:)[^@/]*@", r"\1***@", url)
 
 
 def open_store(database: str | Path | None, durability: Durability = Durability.OS_CRASH) -> Store:
@@ -45,3 +51,16 @@ def open_store(database: str | Path | None, durability: Durability = Durability.
         )
     path = url.removeprefix("sqlite:///").removeprefix("sqlite://")
     return SQLiteStore(path, durability)
+
+
+def upgrade(database: str | Path | None) -> tuple[int, int]:
+    """Bring the database's schema to the newest migration; return the version before and after.
+
+    Stores also migrate when opened (many processes may start at once: the migration runs under
+    a lock); this lets an operator do it ahead of a deploy and see what changed.
+    """
+    store = open_store(database)
+    try:
+        return store.schema_versions
+    finally:
+        store.close()

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from redwood import faults
-from redwood.errors import ExecutionConflict, LeaseLost, UnknownCallback, UnknownExecution
+from redwood.errors import ExecutionConflict, UnknownCallback, UnknownExecution
 from redwood.model import (
     Claim,
     ErrorRecord,
@@ -18,12 +18,23 @@ from redwood.model import (
     ExecutionFilter,
     HistoryEvent,
     InboxEvent,
+    LiveWorker,
     NewEvent,
     Operation,
 )
 from redwood.store.base import CallbackChange, CommitResult, JournalWrite, NewExecution
-from redwood.store.filters import filter_clauses
-from redwood.store.migrations import migrations, statements
+from redwood.store.common import (
+    SQLITE,
+    WORKER_ROW_RETENTION,
+    filter_clauses,
+    info_text,
+    lease_lost,
+    list_executions_sql,
+    live_workers,
+    unknown_execution,
+    worker_alive_until,
+)
+from redwood.store.migrations import pending, statements
 from redwood.store.rows import (
     EXECUTION_COLUMNS,
     HISTORY_COLUMNS,
@@ -179,7 +190,7 @@ class SQLiteStore:
         self._connections: list[sqlite3.Connection] = []
         self._connections_lock = threading.Lock()
         writer = self._connect()
-        self._migrate(writer)
+        self.schema_versions = migrate(writer)
         self._committer = _GroupCommitter(writer)
         self._watch = self._connect()
         self._watch_lock = threading.Lock()
@@ -202,25 +213,6 @@ class SQLiteStore:
             connection = self._connect()
             self._local.connection = connection
         return connection
-
-    def _migrate(self, connection: sqlite3.Connection) -> None:
-        connection.execute("BEGIN IMMEDIATE")
-        try:
-            connection.execute(
-                "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"
-            )
-            row = connection.execute("SELECT MAX(version) FROM schema_version").fetchone()
-            current = row[0] or 0
-            for migration in migrations("sqlite"):
-                if migration.version > current:
-                    for statement in statements(migration.sql):
-                        connection.execute(statement)
-                    connection.execute("INSERT INTO schema_version VALUES (?)",
-                                       (migration.version,))
-            connection.execute("COMMIT")
-        except BaseException:
-            connection.execute("ROLLBACK")
-            raise
 
     def close(self) -> None:
         with self._connections_lock:
@@ -261,6 +253,8 @@ class SQLiteStore:
         self, execution_id: str, name: str, payload: str | None, now: float
     ) -> InboxEvent:
         return self._committer.run(lambda c: _send_event(c, execution_id, name, payload, now))
+    def heartbeat_worker(self, worker_id: str, info: dict[str, Any], now: float) -> None:
+        self._committer.run(lambda c: _heartbeat(c, worker_id, info, now))
 
     # --- reads -------------------------------------------------------------------------------
 
@@ -268,16 +262,12 @@ class SQLiteStore:
         return _get_execution(self._reader(), execution_id)
 
     def list_executions(self, where: ExecutionFilter) -> list[Execution]:
-        clauses, params = filter_clauses(where)
-        sql = f"SELECT {EXECUTION_COLUMNS} FROM executions"
-        if clauses:
-            sql += " WHERE " + " AND ".join(clauses)
-        sql += " ORDER BY created_at DESC, id DESC LIMIT ?"
-        rows = self._reader().execute(sql, (*params, where.limit)).fetchall()
+        sql, params = list_executions_sql(EXECUTION_COLUMNS, where, SQLITE)
+        rows = self._reader().execute(sql, params).fetchall()
         return [execution_from_row(row) for row in rows]
 
     def count_by_status(self, where: ExecutionFilter) -> dict[ExecutionStatus, int]:
-        clauses, params = filter_clauses(replace(where, statuses=(), before_id=None))
+        clauses, params = filter_clauses(replace(where, statuses=(), before_id=None), SQLITE)
         sql = "SELECT status, COUNT(*) FROM executions"
         if clauses:
             sql += " WHERE " + " AND ".join(clauses)
@@ -336,6 +326,41 @@ class SQLiteStore:
         # reading it touches shared memory only, so idle workers can check it often.
         with self._watch_lock:
             return int(self._watch.execute("PRAGMA data_version").fetchone()[0])
+
+    def watch(self, callback: Callable[[str], None]) -> None:
+        """SQLite cannot push commits of other processes: waiters poll change_marker()."""
+
+    def list_workers(self, now: float) -> list[LiveWorker]:
+        reader = self._reader()
+        rows = reader.execute(
+            "SELECT id, info, started_at, heartbeat_at FROM workers WHERE alive_until > ? "
+            "ORDER BY id", (now,),
+        ).fetchall()
+        leases = reader.execute(
+            "SELECT lease_owner, id FROM executions WHERE ready_at > ? "
+            "AND lease_owner IS NOT NULL AND lease_expires_at > ?", (now, now),
+        ).fetchall()
+        return live_workers(rows, leases)
+
+
+def migrate(connection: sqlite3.Connection, target: int | None = None) -> tuple[int, int]:
+    """Apply the migrations the database lacks (up to version ``target``, default all); return
+    the schema version before and after."""
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        connection.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+        applied = {row[0] for row in connection.execute("SELECT version FROM schema_version")}
+        before = max(applied, default=0)
+        for migration in pending(applied, target, "sqlite"):
+            for statement in statements(migration.sql):
+                connection.execute(statement)
+            connection.execute("INSERT INTO schema_version VALUES (?)", (migration.version,))
+            applied.add(migration.version)
+        connection.execute("COMMIT")
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    return before, max(applied, default=0)
 
 
 # --- the write transactions (each runs inside the group commit) ---------------------------------
@@ -436,7 +461,8 @@ def _commit_journals(connection: sqlite3.Connection, requests: list[_Request]) -
         assert write is not None
         row = current.get(write.execution_id)
         if row is None or row[1] != write.lease_token or row[2] != "RUNNING":
-            request.error = _lease_lost(write.execution_id, write.lease_token, row)
+            request.error = lease_lost(write.execution_id, write.lease_token,
+                                       None if row is None else (row[1], row[2]))
             continue
         if write.consumed_events and not _consume_isolated(connection, request, write):
             continue
@@ -491,27 +517,10 @@ def _event_params(
                event.name, now, details_text(event.details))
 
 
-def _lease_lost(execution_id: str, token: int, row: Any) -> LeaseLost:
-    if row is None:
-        reason = "the execution does not exist"
-    elif row[1] != "RUNNING":
-        reason = f"the execution is already {row[1]}"
-    else:
-        reason = f"another worker holds it now (lease token {row[0]})"
-    return LeaseLost(
-        f'Execution "{execution_id}": write refused under lease token {token}: {reason}. '
-        "The invocation stops; the current holder carries the execution on.",
-        execution_id=execution_id, lease_token=token,
-    )
-
-
 def _request_cancel(connection: sqlite3.Connection, execution_id: str, now: float) -> Execution:
     execution = _get_execution(connection, execution_id)
     if execution is None:
-        raise UnknownExecution(
-            f'No execution "{execution_id}". Check the id with `redwood list`.',
-            execution_id=execution_id,
-        )
+        raise unknown_execution(execution_id)
     if execution.status is not ExecutionStatus.RUNNING:
         return execution
     _stop(connection, execution, now, "cancelled")
@@ -740,11 +749,12 @@ _WAKE = (
 )
 
 
-
-
-
-
-
-
-
-
+def _heartbeat(connection: sqlite3.Connection, worker_id: str, info: dict[str, Any],
+               now: float) -> None:
+    connection.execute(
+        "INSERT INTO workers (id, info, started_at, heartbeat_at, alive_until) "
+        "VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET info = excluded.info, "
+        "heartbeat_at = excluded.heartbeat_at, alive_until = excluded.alive_until",
+        (worker_id, info_text(info), now, now, worker_alive_until(info, now)),
+    )
+    connection.execute("DELETE FROM workers WHERE alive_until < ?", (now - WORKER_ROW_RETENTION,))

@@ -1,0 +1,130 @@
+"""The statements of the PostgreSQL store (the schema itself lives in sql/postgres/*.sql)."""
+
+from __future__ import annotations
+
+from redwood.store.listener import CHANNEL
+from redwood.store.rows import EXECUTION_COLUMNS, HISTORY_COLUMNS, OPERATION_COLUMNS
+
+# The SQLSTATE redwood_fence raises for a stale lease token (see sql/postgres/0001_initial.sql).
+STALE_LEASE = "RW001"
+
+GET_EXECUTION = f"SELECT {EXECUTION_COLUMNS} FROM executions WHERE id = %s"
+GET_EXECUTION_FOR_UPDATE = GET_EXECUTION + " FOR UPDATE"
+LEASE_STATE = "SELECT lease_token, status FROM executions WHERE id = %s"
+OPERATIONS = f"SELECT {OPERATION_COLUMNS} FROM operations WHERE execution_id = %s ORDER BY seq"
+JOURNALS = (
+    f"SELECT execution_id, {OPERATION_COLUMNS} FROM operations WHERE execution_id = ANY(%s) "
+    "ORDER BY seq"
+)
+HISTORY = (
+    f"SELECT {HISTORY_COLUMNS} FROM history WHERE execution_id = %s AND id > %s "
+    "ORDER BY id LIMIT %s"
+)
+NEXT_READY_AT = "SELECT MIN(ready_at) FROM executions WHERE ready_at IS NOT NULL"
+NOTIFY = f"SELECT pg_notify('{CHANNEL}', %s)"
+
+_CREATE = (
+    "WITH created AS ("
+    " INSERT INTO executions (id, function, status, input, created_at, ready_at, lease_owner,"
+    " lease_expires_at, lease_token, parent_execution_id, parent_operation_id, timeout_at,"
+    " invocations) VALUES (%s, %s, 'RUNNING', %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+    f" ON CONFLICT (id) DO NOTHING RETURNING {EXECUTION_COLUMNS}"
+    "), started AS ("
+    " INSERT INTO history (execution_id, type, name, timestamp, details)"
+    " SELECT id, 'ExecutionStarted', function, %s, %s FROM created"
+    f") SELECT {EXECUTION_COLUMNS}"
+)
+CREATE_LEASED = _CREATE + " FROM created"
+CREATE_READY = _CREATE + f", pg_notify('{CHANNEL}', id) FROM created"
+
+# MATERIALIZED: the locked rows are picked once, whatever plan the UPDATE gets.
+CLAIM = (
+    "WITH ready AS MATERIALIZED ("
+    " SELECT id AS ready_id FROM executions WHERE ready_at <= %s ORDER BY ready_at LIMIT %s"
+    " FOR UPDATE SKIP LOCKED"
+    ") UPDATE executions SET lease_owner = %s, lease_expires_at = %s, ready_at = %s,"
+    " lease_token = lease_token + 1, wake_pending = false, invocations = invocations + 1"
+    f" FROM ready WHERE id = ready_id RETURNING {EXECUTION_COLUMNS}"
+)
+RENEW = (
+    "UPDATE executions SET lease_expires_at = %s, ready_at = %s"
+    " FROM unnest(%s::text[], %s::bigint[]) AS held(execution_id, token)"
+    " WHERE id = held.execution_id AND lease_token = held.token AND lease_owner = %s"
+    " AND status = 'RUNNING' RETURNING id"
+)
+
+FENCE = "SELECT redwood_fence(%s, %s)"
+UPSERT_OPERATION = (
+    "INSERT INTO operations (execution_id, id, parent_id, type, subtype, name, status, attempt,"
+    " result, error, due_at, started_at, ended_at, details)"
+    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+    " ON CONFLICT (execution_id, id) DO UPDATE SET status = excluded.status,"
+    " attempt = excluded.attempt, result = excluded.result, error = excluded.error,"
+    " due_at = excluded.due_at, started_at = excluded.started_at,"
+    " ended_at = excluded.ended_at, details = excluded.details"
+)
+INSERT_EVENT = (
+    "INSERT INTO history (execution_id, type, subtype, operation_id, parent_id, name, timestamp,"
+    " details) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+)
+FINISH = (
+    "WITH finished AS ("
+    " UPDATE executions SET status = %s, result = %s, error = %s, ended_at = %s,"
+    " ready_at = NULL, lease_owner = NULL, lease_expires_at = NULL, wake_pending = false"
+    f" WHERE id = %s RETURNING id) SELECT pg_notify('{CHANNEL}', id) FROM finished"
+)
+# Something that arrived while the lease was held (an event, a cancel) must not wait for a timer
+# that may never come: it makes the execution ready at once. Ready now means notify now.
+RELEASE = (
+    "WITH released AS ("
+    " UPDATE executions SET lease_owner = NULL, lease_expires_at = NULL, wake_pending = false,"
+    " ready_at = CASE WHEN wake_pending OR cancel_requested THEN %s"
+    " ELSE %s::double precision END"
+    f" WHERE id = %s RETURNING id, ready_at) SELECT pg_notify('{CHANNEL}', id) FROM released"
+    " WHERE ready_at <= %s"
+)
+FLAG_CANCEL = (
+    "UPDATE executions SET cancel_requested = true, wake_pending = true WHERE id = %s"
+    f" RETURNING {EXECUTION_COLUMNS}"
+)
+STOP = (
+    "UPDATE executions SET status = 'STOPPED', cancel_requested = true, ended_at = %s,"
+    " ready_at = NULL, lease_owner = NULL, lease_expires_at = NULL,"
+    f" lease_token = lease_token + 1 WHERE id = %s RETURNING {EXECUTION_COLUMNS}"
+)
+
+HEARTBEAT = (
+    "WITH gone AS (DELETE FROM workers WHERE alive_until < %s AND id <> %s)"
+    " INSERT INTO workers (id, info, started_at, heartbeat_at, alive_until)"
+    " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET info = excluded.info,"
+    " heartbeat_at = excluded.heartbeat_at, alive_until = excluded.alive_until"
+)
+LIVE_WORKERS = (
+    "SELECT id, info, started_at, heartbeat_at FROM workers WHERE alive_until > %s ORDER BY id"
+)
+HELD_LEASES = (
+    "SELECT lease_owner, id FROM executions WHERE ready_at > %s AND lease_owner IS NOT NULL"
+    " AND lease_expires_at > %s"
+)
+
+SCHEMA = """
+SELECT 'table ' || table_name,
+       string_agg(column_name || ' ' || data_type
+                  || CASE WHEN is_nullable = 'NO' THEN ' NOT NULL' ELSE '' END
+                  || COALESCE(' DEFAULT ' || column_default, '')
+                  || CASE WHEN is_identity = 'YES' THEN ' IDENTITY' ELSE '' END,
+                  ', ' ORDER BY column_name)
+  FROM information_schema.columns WHERE table_schema = current_schema()
+ GROUP BY table_name
+UNION ALL
+SELECT 'index ' || indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema()
+UNION ALL
+SELECT 'constraint ' || c.conrelid::regclass || '.' || c.conname, pg_get_constraintdef(c.oid)
+  FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace
+ WHERE n.nspname = current_schema()
+UNION ALL
+SELECT 'function ' || p.proname, pg_get_functiondef(p.oid)
+  FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+ WHERE n.nspname = current_schema()
+ORDER BY 1
+"""

@@ -1,0 +1,344 @@
+"""The PostgreSQL store: many workers on many hosts share one database.
+
+Claims take ready executions with ``FOR UPDATE SKIP LOCKED``; every journal write opens with
+``redwood_fence`` (a lease check that locks the execution's row), so a write under a stale lease
+token is refused whole; commits that make work ready or finish an execution ``pg_notify`` in the
+same transaction, and a listener connection turns the notifications into the change marker.
+"""
+
+from __future__ import annotations
+
+import select
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+import psycopg
+from psycopg.pq import TransactionStatus
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from redwood.model import Claim, Execution, ExecutionFilter, HistoryEvent, LiveWorker, Operation
+from redwood.store import pg_sql as sql
+from redwood.store.base import CommitResult, JournalWrite, NewExecution
+from redwood.store.common import (
+    POSTGRES,
+    WORKER_ROW_RETENTION,
+    info_text,
+    lease_lost,
+    list_executions_sql,
+    live_workers,
+    unknown_execution,
+    worker_alive_until,
+)
+from redwood.store.listener import CONNECTION_OPTIONS, Listener
+from redwood.store.migrations import pending
+from redwood.store.rows import (
+    EXECUTION_COLUMNS,
+    details_text,
+    error_text,
+    execution_from_row,
+    history_from_row,
+    operation_from_row,
+    operation_params,
+)
+from redwood.types import ExecutionStatus
+
+T = TypeVar("T")
+Connection = psycopg.Connection[Any]
+
+# Any constant works: it only has to be the same for every process migrating this database.
+_MIGRATION_LOCK = 0x52656477  # "Redw"
+_READ_ATTEMPTS = 3
+
+
+class PostgresStore:
+    """Executions, journals and history in PostgreSQL (``postgresql://user@host/dbname``)."""
+
+    def __init__(
+        self, url: str, *, min_connections: int = 1, max_connections: int = 10,
+        connect_timeout: float = 30.0,
+    ) -> None:
+        self.url = url
+        self.transactions = 0  # reads and writes sent so far, one transaction each (benchmarks)
+        self._count_lock = threading.Lock()
+        with psycopg.connect(url, autocommit=True, **CONNECTION_OPTIONS) as connection:
+            self.schema_versions = migrate(connection)
+        self._listener = Listener(url)
+        # The pool reconnects with back-off after a database restart; the check discards, at no
+        # cost, the idle connections the restart closed, so no write is sent down a dead one.
+        self._pool: ConnectionPool[Connection] = ConnectionPool(
+            url, min_size=min_connections, max_size=max_connections, open=False,
+            kwargs={"autocommit": True, **CONNECTION_OPTIONS}, check=_discard_if_closed,
+            timeout=connect_timeout, name="redwood",
+        )
+        self._pool.open(wait=True, timeout=connect_timeout)
+
+    def close(self) -> None:
+        self._listener.close()
+        self._pool.close()
+
+    # --- connections -------------------------------------------------------------------------
+
+    def _write(self, fn: Callable[[Connection], T]) -> T:
+        """Run one write transaction. Not retried: if the connection breaks mid-way, whether it
+        committed is unknown, so the caller's invocation ends and the lease decides."""
+        self._count()
+        with self._pool.connection() as connection:
+            return fn(connection)
+
+    def _read(self, fn: Callable[[Connection], T]) -> T:
+        """Run one read; retried on a connection that broke under it (reads are idempotent)."""
+        for attempt in range(1, _READ_ATTEMPTS + 1):
+            self._count()
+            try:
+                with self._pool.connection() as connection:
+                    return fn(connection)
+            except PoolTimeout:
+                raise
+            except psycopg.OperationalError:
+                if attempt == _READ_ATTEMPTS:
+                    raise
+                time.sleep(0.05 * attempt)
+        raise AssertionError("unreachable")
+
+    def _count(self) -> None:
+        with self._count_lock:
+            self.transactions += 1
+
+    # --- writes ------------------------------------------------------------------------------
+
+    def create_execution(self, new: NewExecution) -> tuple[Execution, bool]:
+        return self._write(lambda c: _create_execution(c, new))
+
+    def claim(self, worker_id: str, now: float, lease_seconds: float, limit: int) -> list[Claim]:
+        return self._write(lambda c: _claim(c, worker_id, now, lease_seconds, limit))
+
+    def renew_leases(
+        self, worker_id: str, leases: dict[str, int], now: float, lease_seconds: float
+    ) -> set[str]:
+        if not leases:
+            return set()
+        ids, tokens = list(leases), list(leases.values())
+        expires = now + lease_seconds
+        rows = self._write(lambda c: c.execute(
+            sql.RENEW, (expires, expires, ids, tokens, worker_id)).fetchall())
+        return set(leases) - {row[0] for row in rows}
+
+    def commit(self, write: JournalWrite) -> CommitResult:
+        return self._write(lambda c: _commit(c, write))
+
+    def request_cancel(self, execution_id: str, now: float) -> Execution:
+        return self._write(lambda c: _request_cancel(c, execution_id, now))
+
+    def heartbeat_worker(self, worker_id: str, info: dict[str, Any], now: float) -> None:
+        params = (now - WORKER_ROW_RETENTION, worker_id, worker_id, info_text(info), now, now,
+                  worker_alive_until(info, now))
+        self._write(lambda c: c.execute(sql.HEARTBEAT, params))
+
+    # --- reads -------------------------------------------------------------------------------
+
+    def get_execution(self, execution_id: str) -> Execution | None:
+        return self._read(lambda c: _get_execution(c, execution_id))
+
+    def list_executions(self, where: ExecutionFilter) -> list[Execution]:
+        query, params = list_executions_sql(EXECUTION_COLUMNS, where, POSTGRES)
+        rows = self._read(lambda c: c.execute(query, params).fetchall())
+        return [execution_from_row(row) for row in rows]
+
+    def operations(self, execution_id: str) -> list[Operation]:
+        rows = self._read(lambda c: c.execute(sql.OPERATIONS, (execution_id,)).fetchall())
+        return [operation_from_row(row) for row in rows]
+
+    def history(
+        self, execution_id: str, after_id: int = 0, limit: int = 1000
+    ) -> list[HistoryEvent]:
+        rows = self._read(lambda c: c.execute(
+            sql.HISTORY, (execution_id, after_id, limit)).fetchall())
+        return [history_from_row(row) for row in rows]
+
+    def next_ready_at(self) -> float | None:
+        row = self._read(lambda c: c.execute(sql.NEXT_READY_AT).fetchone())
+        return None if row is None or row[0] is None else float(row[0])
+
+    def change_marker(self) -> int:
+        return self._listener.marker
+
+    def watch(self, callback: Callable[[str], None]) -> None:
+        self._listener.callbacks.append(callback)
+
+    def list_workers(self, now: float) -> list[LiveWorker]:
+        def read(connection: Connection) -> list[LiveWorker]:
+            with _transaction(connection):
+                workers = connection.execute(sql.LIVE_WORKERS, (now,))
+                leases = connection.execute(sql.HELD_LEASES, (now, now))
+            return live_workers(workers.fetchall(), leases.fetchall())
+        return self._read(read)
+
+    def schema(self) -> list[tuple[str, str]]:
+        """Every table (its columns), index, constraint and function, for the migration test."""
+        rows = self._read(lambda c: c.execute(sql.SCHEMA).fetchall())
+        return [(name, definition) for name, definition in rows]
+
+
+def migrate(connection: Connection, target: int | None = None) -> tuple[int, int]:
+    """Apply the migrations the database lacks (up to version ``target``, default all) under an
+    advisory lock, so many processes can start at once; return the version before and after."""
+    with connection.transaction():
+        connection.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+        connection.execute("CREATE TABLE IF NOT EXISTS schema_version (version integer NOT NULL)")
+        applied = {row[0] for row in connection.execute("SELECT version FROM schema_version")}
+        before = max(applied, default=0)
+        for migration in pending(applied, target, "postgres"):
+            # No parameters: psycopg sends the file as one simple query, $$ bodies and all.
+            connection.execute(migration.sql.encode())
+            connection.execute("INSERT INTO schema_version VALUES (%s)", (migration.version,))
+            applied.add(migration.version)
+    return before, max(applied, default=0)
+
+
+def _discard_if_closed(connection: Connection) -> None:
+    # An idle connection receives nothing; a readable socket means the server closed it (a
+    # restart, an idle timeout). Close it so the pool replaces it instead of handing it out.
+    poller = select.poll()  # not select(): no limit on descriptor numbers
+    poller.register(connection.fileno(), select.POLLIN)
+    if poller.poll(0):
+        connection.close()
+        raise psycopg.OperationalError("the server closed this idle connection")
+
+
+@contextmanager
+def _transaction(connection: Connection) -> Iterator[None]:
+    """BEGIN, the block's statements and COMMIT sent as one pipeline: a block that fetches no
+    result until it ends costs one round trip."""
+    failed: psycopg.Error | None = None
+    try:
+        with connection.pipeline():
+            connection.execute("BEGIN")
+            try:
+                yield
+                connection.execute("COMMIT")
+            except psycopg.Error as error:
+                # The first error is the cause; the statements after it were skipped, and the
+                # pipeline's end reports that again (we let it end quietly and raise the cause).
+                failed = error
+    except psycopg.Error as error:
+        failed = failed or error
+    except BaseException:
+        _roll_back(connection)
+        raise
+    if failed is not None:
+        _roll_back(connection)
+        raise failed
+
+
+def _roll_back(connection: Connection) -> None:
+    if connection.closed or connection.info.transaction_status is TransactionStatus.IDLE:
+        return
+    try:
+        connection.execute("ROLLBACK")
+    except psycopg.Error:
+        connection.close()  # broken: the pool discards it
+
+
+# --- the transactions --------------------------------------------------------------------------
+
+
+def _get_execution(connection: Connection, execution_id: str) -> Execution | None:
+    row = connection.execute(sql.GET_EXECUTION, (execution_id,)).fetchone()
+    return None if row is None else execution_from_row(row)
+
+
+def _create_execution(connection: Connection, new: NewExecution) -> tuple[Execution, bool]:
+    leased = new.lease_owner is not None
+    expires = new.now + new.lease_seconds if leased else None
+    details: dict[str, Any] = {"input": new.input, "function": new.function}
+    if new.timeout_at is not None:
+        details["timeout_at"] = new.timeout_at
+    # One statement: the row, its ExecutionStarted event, and (when it is ready now) the
+    # notification. A leased start runs at once in this process: nobody else needs waking.
+    query = sql.CREATE_LEASED if leased else sql.CREATE_READY
+    row = connection.execute(query, (
+        new.id, new.function, new.input, new.now, expires if leased else new.now,
+        new.lease_owner, expires, 1 if leased else 0, new.parent_execution_id,
+        new.parent_operation_id, new.timeout_at, 1 if leased else 0,
+        new.now, details_text(details),
+    )).fetchone()
+    if row is not None:
+        return execution_from_row(row), True
+    existing = _get_execution(connection, new.id)
+    assert existing is not None
+    return existing, False
+
+
+def _claim(
+    connection: Connection, worker_id: str, now: float, lease_seconds: float, limit: int
+) -> list[Claim]:
+    expires = now + lease_seconds
+    with _transaction(connection):
+        rows = connection.execute(sql.CLAIM, (now, limit, worker_id, expires, expires)).fetchall()
+        # A second statement, so a second snapshot taken after the rows were locked: a write
+        # that a lapsed holder committed just before the claim is in the journal we load.
+        journal = connection.execute(sql.JOURNALS, ([row[0] for row in rows],))
+    executions = [execution_from_row(row) for row in rows]
+    operations: dict[str, list[Operation]] = {execution.id: [] for execution in executions}
+    for row in journal.fetchall():
+        operations[row[0]].append(operation_from_row(row[1:]))
+    return [Claim(execution, execution.lease_token, operations[execution.id])
+            for execution in executions]
+
+
+def _commit(connection: Connection, write: JournalWrite) -> CommitResult:
+    try:
+        with _transaction(connection):
+            fence = connection.execute(sql.FENCE, (write.execution_id, write.lease_token))
+            cursor = connection.cursor()
+            if write.operations:
+                cursor.executemany(sql.UPSERT_OPERATION, [
+                    operation_params(write.execution_id, op) for op in write.operations])
+            if write.events:
+                cursor.executemany(sql.INSERT_EVENT, [
+                    (write.execution_id, event.type, event.subtype, event.operation_id,
+                     event.parent_id, event.name, write.now, details_text(event.details))
+                    for event in write.events])
+            if write.outcome is not None:
+                outcome = write.outcome
+                connection.execute(sql.FINISH, (
+                    outcome.status.value, outcome.result, error_text(outcome.error), write.now,
+                    write.execution_id))
+            elif write.release:
+                connection.execute(sql.RELEASE, (
+                    write.now, write.ready_at, write.execution_id, write.now))
+    except psycopg.Error as error:
+        if error.sqlstate != sql.STALE_LEASE:
+            raise
+        current = connection.execute(sql.LEASE_STATE, (write.execution_id,)).fetchone()
+        raise lease_lost(write.execution_id, write.lease_token,
+                         None if current is None else (current[0], current[1])) from None
+    row = fence.fetchone()
+    return CommitResult(cancel_requested=bool(row and row[0]))
+
+
+def _request_cancel(connection: Connection, execution_id: str, now: float) -> Execution:
+    with _transaction(connection):
+        row = connection.execute(sql.GET_EXECUTION_FOR_UPDATE, (execution_id,)).fetchone()
+        if row is None:
+            raise unknown_execution(execution_id)
+        execution = execution_from_row(row)
+        if execution.status is not ExecutionStatus.RUNNING:
+            return execution
+        held = execution.lease_owner is not None and (execution.lease_expires_at or 0) > now
+        if held:
+            updated = connection.execute(sql.FLAG_CANCEL, (execution_id,))
+        else:
+            # Nobody runs it: stop it here. Bumping the lease token fences off any worker whose
+            # lease lapsed but who has not noticed yet.
+            updated = connection.execute(sql.STOP, (now, execution_id))
+            connection.execute(sql.INSERT_EVENT, (
+                execution_id, "ExecutionStopped", None, None, None, None, now,
+                details_text({"reason": "cancelled"})))
+        connection.execute(sql.NOTIFY, (execution_id,))
+    stopped = updated.fetchone()
+    assert stopped is not None
+    return execution_from_row(stopped)

@@ -1,0 +1,190 @@
+"""Whole executions on PostgreSQL through App("postgresql://..."): steps, waits, retries, wake-ups
+across stores, and what a broken connection mid-invocation may (not) write."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import closing
+
+import psycopg
+import pytest
+
+from conftest import wait_until
+from redwood import App, DurableContext, ExecutionStatus, ManualClock, RetryPolicy
+from redwood.store.base import JournalWrite, NewExecution, Outcome
+from redwood.store.postgres import PostgresStore
+
+LEASE = 30.0
+
+
+@pytest.fixture
+def pg_app(postgres_url: str, clock: ManualClock) -> Iterator[App]:
+    application = App(postgres_url, clock=clock, lease_seconds=LEASE)
+    yield application
+    application.close()
+
+
+def event_types(app: App, execution_id: str) -> list[str]:
+    return [event.type for event in app.client.history(execution_id)]
+
+
+def test_app_opens_a_postgres_store_from_the_url(pg_app: App) -> None:
+    assert isinstance(pg_app.store, PostgresStore)
+
+
+def test_app_opens_the_store_named_by_the_environment(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REDWOOD_DATABASE_URL", postgres_url)
+    with App() as app:
+        assert isinstance(app.store, PostgresStore)
+
+
+def test_steps_run_once_and_replay_from_the_journal(pg_app: App) -> None:
+    runs: list[int] = []
+
+    def add(a: int, b: int) -> int:
+        runs.append(a)
+        return a + b
+
+    @pg_app.function
+    def total(ctx: DurableContext, n: int) -> int:
+        return sum(ctx.step(add, i, n) for i in range(3))
+
+    handle = pg_app.start(total, 10, id="total-1")
+    assert pg_app.start(total, 10, id="total-1").created is False
+    pg_app.worker().drain()
+    assert handle.result(timeout=5) == 33
+    assert runs == [0, 1, 2]
+    types = event_types(pg_app, "total-1")
+    assert types.count("StepSucceeded") == 3 and types[-1] == "ExecutionSucceeded"
+
+
+def test_wait_suspends_until_the_clock_reaches_its_end(pg_app: App, clock: ManualClock) -> None:
+    @pg_app.function
+    def nap(ctx: DurableContext) -> str:
+        ctx.wait(60)
+        return "rested"
+
+    handle = pg_app.start(nap, id="nap-1")
+    worker = pg_app.worker()
+    worker.drain()
+    assert handle.status() is ExecutionStatus.RUNNING
+    assert pg_app.store.next_ready_at() == clock.now() + 60
+    clock.advance(59)
+    assert worker.drain() == 0
+    clock.advance(1)
+    worker.drain()
+    assert handle.result(timeout=5) == "rested"
+    assert event_types(pg_app, "nap-1").count("WaitSucceeded") == 1
+
+
+def test_failed_step_is_retried_after_its_back_off(pg_app: App, clock: ManualClock) -> None:
+    attempts: list[int] = []
+
+    def flaky() -> str:
+        attempts.append(1)
+        if len(attempts) < 3:
+            raise ConnectionError("try again")
+        return "done"
+
+    retry = RetryPolicy(max_attempts=5, initial_delay=10, max_delay=10, jitter=0)
+
+    @pg_app.function
+    def job(ctx: DurableContext) -> str:
+        return ctx.step(flaky, retry=retry)
+
+    handle = pg_app.start(job, id="job-1")
+    worker = pg_app.worker()
+    for _ in range(2):
+        worker.drain()
+        assert handle.status() is ExecutionStatus.RUNNING
+        clock.advance(10)
+    worker.drain()
+    assert handle.result(timeout=5) == "done"
+    assert len(attempts) == 3
+    assert event_types(pg_app, "job-1").count("StepFailed") == 2
+
+
+def test_running_worker_wakes_on_a_start_from_another_process_store(postgres_url: str) -> None:
+    # Two apps, two stores, two sets of connections: only LISTEN/NOTIFY connects them.
+    with App(postgres_url) as workers_app, App(postgres_url) as client_app:
+        for application in (workers_app, client_app):
+            @application.function
+            def echo(ctx: DurableContext, text: str) -> str:
+                return ctx.step(str.upper, text)
+        with workers_app.run_worker():
+            handle = client_app.start("echo", "hi", id="echo-1")
+            assert handle.result(timeout=10) == "HI"
+
+
+def test_a_write_lost_with_its_connection_is_never_followed_by_another(
+    pg_app: App, postgres_url: str, clock: ManualClock
+) -> None:
+    """The connection dies while a checkpoint waits; user code swallows the error and returns.
+    Nothing more of that invocation may be written: the next holder finishes the execution."""
+    in_step, locked = threading.Event(), threading.Event()
+
+    def one() -> int:
+        if not locked.is_set():
+            in_step.set()
+            assert locked.wait(10)
+        return 1
+
+    @pg_app.function
+    def fragile(ctx: DurableContext) -> str:
+        first = ctx.step(one)
+        try:
+            second = ctx.step(lambda: 2, name="two")
+        except Exception:
+            return "swallowed"
+        return f"{first + second}"
+
+    handle = pg_app.start(fragile, id="fragile-1")
+    worker = pg_app.worker()
+    failures: list[BaseException] = []
+
+    def drain() -> None:
+        try:
+            worker.drain()
+        except BaseException as error:
+            failures.append(error)
+
+    runner = threading.Thread(target=drain)
+    with psycopg.connect(postgres_url) as blocker, psycopg.connect(postgres_url) as admin:
+        runner.start()
+        assert in_step.wait(10)
+        # Hold the execution's row: the checkpoint after step "one" blocks in its lease check.
+        blocker.execute("SELECT 1 FROM executions WHERE id = 'fragile-1' FOR UPDATE")
+        locked.set()
+        wait_until(lambda: admin.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+            "AND datname = current_database()").fetchone() == (1,), what="a blocked checkpoint")
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE wait_event_type = 'Lock' AND datname = current_database()")
+        runner.join(10)
+        blocker.rollback()
+    assert len(failures) == 1 and isinstance(failures[0], psycopg.OperationalError)
+    assert handle.status() is ExecutionStatus.RUNNING
+    assert "ExecutionSucceeded" not in event_types(pg_app, "fragile-1")
+    clock.advance(LEASE)  # the lease lapses; another invocation replays
+    worker.drain()
+    assert handle.result(timeout=5) == "3"
+    assert event_types(pg_app, "fragile-1").count("StepSucceeded") == 2
+
+
+def test_watchers_hear_which_execution_another_store_made_ready_or_finished(
+    postgres_url: str,
+) -> None:
+    heard: list[str] = []
+    with closing(PostgresStore(postgres_url)) as watcher, \
+            closing(PostgresStore(postgres_url)) as writer:
+        watcher.watch(heard.append)
+        writer.create_execution(NewExecution(id="seen-1", function="f", input=None, now=1.0))
+        wait_until(lambda: heard == ["seen-1"], what="the start to be heard")
+        token = writer.claim("w", 2.0, LEASE, 1)[0].lease_token
+        writer.commit(JournalWrite("seen-1", token, 3.0,
+                                   outcome=Outcome(ExecutionStatus.SUCCEEDED)))
+        wait_until(lambda: heard == ["seen-1", "seen-1"], what="the finish to be heard")
