@@ -28,7 +28,9 @@ def app(db_path: Path, clock: ManualClock) -> Iterator[App]:
     application.close()
 
 
-def wait_until(predicate: Callable[[], bool], timeout: float = 10.0, what: str = "condition") -> None:
+def wait_until(
+    predicate: Callable[[], bool], timeout: float = 10.0, what: str = "condition"
+) -> None:
     """Poll ``predicate`` until true; fail the test after ``timeout`` real seconds."""
     deadline = time.monotonic() + timeout
     delay = 0.001

@@ -9,6 +9,7 @@ from typing import Any, TypeVar, overload
 
 from redwood.client import Client, ExecutionHandle
 from redwood.clock import Clock, SystemClock
+from redwood.durations import Duration
 from redwood.engine.engine import Engine, Settings
 from redwood.engine.registry import DurableFunction, Registry
 from redwood.engine.worker import Worker
@@ -68,29 +69,31 @@ class App:
 
     @overload
     def function(
-        self, fn: None = None, /, *, name: str | None = None, retry: RetryPolicy | None = None
+        self, fn: None = None, /, *, name: str | None = None, retry: RetryPolicy | None = None,
+        timeout: Duration | None = None,
     ) -> Callable[[Callable[..., Any]], DurableFunction[Any, Any]]: ...
 
     def function(
         self, fn: Callable[..., Any] | None = None, /, *, name: str | None = None,
-        retry: RetryPolicy | None = None,
+        retry: RetryPolicy | None = None, timeout: Duration | None = None,
     ) -> Any:
         """Register a durable function (``def`` or ``async def``, context first, one input).
 
-        ``retry`` is the default retry policy of its steps.
+        ``retry`` is the default retry policy of its steps; ``timeout`` ends each execution as
+        TIMED_OUT that long after its start (``app.start(..., timeout=...)`` overrides it).
         """
         if fn is None:
-            return lambda f: self.registry.add(f, name, retry)
-        return self.registry.add(fn, name, retry)
+            return lambda f: self.registry.add(f, name, retry, timeout)
+        return self.registry.add(fn, name, retry, timeout)
 
     # --- the client, at hand -------------------------------------------------------------------
 
     def start(
         self, function: DurableFunction[I, R] | str, input: I | None = None, *,
-        id: str | None = None,
+        id: str | None = None, timeout: Duration | None = None,
     ) -> ExecutionHandle[R]:
         """Start an execution (see Client.start)."""
-        return self.client.start(function, input, id=id)
+        return self.client.start(function, input, id=id, timeout=timeout)
 
     # --- workers -------------------------------------------------------------------------------
 
@@ -117,6 +120,7 @@ class App:
 
     def close(self) -> None:
         """Close the store."""
+        self.engine.close()
         self.store.close()
 
     def __enter__(self) -> App:

@@ -6,6 +6,7 @@ import builtins
 from collections.abc import Sequence
 from typing import Any, Generic, TypeVar
 
+from redwood.durations import Duration
 from redwood.engine.engine import Engine
 from redwood.engine.outside import Outside
 from redwood.engine.registry import DurableFunction
@@ -67,12 +68,13 @@ class Client:
 
     def start(
         self, function: DurableFunction[I, R] | str, input: I | None = None, *,
-        id: str | None = None,
+        id: str | None = None, timeout: Duration | None = None,
     ) -> ExecutionHandle[R]:
         """Start ``function`` with ``input``. An explicit ``id`` is the idempotency key: starting
-        the same id again returns the existing execution and never runs it twice."""
+        the same id again returns the existing execution and never runs it twice. ``timeout``
+        ends the execution as TIMED_OUT that long after its start, even while it waits."""
         name = function if isinstance(function, str) else function.name
-        execution, created = self._engine.start(name, input, id)
+        execution, created = self._engine.start(name, input, id, timeout)
         return ExecutionHandle(self, execution.id, created)
 
     def handle(self, execution_id: str) -> ExecutionHandle[Any]:
@@ -120,7 +122,9 @@ class Client:
                                 created_before=until, id_contains=id_contains, limit=limit)
         return self._engine.store.list_executions(where)
 
-    def history(self, execution_id: str, after_id: int = 0, limit: int = 10_000) -> builtins.list[HistoryEvent]:
+    def history(
+        self, execution_id: str, after_id: int = 0, limit: int = 10_000
+    ) -> builtins.list[HistoryEvent]:
         """The execution's event log, oldest first."""
         self._engine.get(execution_id)
         return self._engine.store.history(execution_id, after_id, limit)

@@ -16,7 +16,8 @@ class Clock(Protocol):
         ...
 
     def wait(self, condition: threading.Condition, deadline: float | None, cap: float) -> None:
-        """Wait on ``condition`` (held) until notified, ``deadline`` passes, or ``cap`` real seconds."""
+        """Wait on ``condition`` (held) until notified, ``deadline`` passes, or ``cap`` real
+        seconds."""
         ...
 
 

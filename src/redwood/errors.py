@@ -71,13 +71,38 @@ class NonDeterminism(RedwoodError):
     """Replayed code called a different operation than the journal recorded at that position."""
 
 
-class StepFailed(RedwoodError):
-    """A step failed for good (retries exhausted or not retryable); re-raised the same on replay."""
+class OperationFailed(RedwoodError):
+    """An operation failed for good; re-raised the same on replay. ``error_type``,
+    ``error_message`` and ``error_mro`` describe the error that failed it."""
 
     def matches(self, error_type: type[BaseException]) -> bool:
         """True when the original error was an ``error_type`` (checked against its recorded MRO)."""
         wanted = f"{error_type.__module__}.{error_type.__qualname__}"
         return wanted in self._fields.get("error_mro", ())
+
+
+class StepFailed(OperationFailed):
+    """A step failed for good (retries exhausted or not retryable); re-raised the same on replay."""
+
+
+class ChildContextFailed(OperationFailed):
+    """Code in a child context (or a map/parallel branch) raised; the error it raised is kept."""
+
+
+class InvokeFailed(OperationFailed):
+    """An invoked child execution ended FAILED, TIMED_OUT or STOPPED (``status`` tells which)."""
+
+
+class CompensationFailed(OperationFailed):
+    """A saga's compensation failed for good; the error that started the saga is kept too."""
+
+
+class StepTimedOut(RedwoodError, TimeoutError):
+    """A step attempt ran longer than its ``timeout``; the attempt fails and may be retried."""
+
+
+class ExecutionTimedOut(RedwoodError, TimeoutError):
+    """The execution ran past its timeout (counted from its start, across suspensions)."""
 
 
 class StepInterrupted(RedwoodError):

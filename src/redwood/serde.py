@@ -1,4 +1,5 @@
-"""How values are stored: JSON by default, pydantic models and dataclasses rebuilt from type hints."""
+"""How values are stored: JSON by default, pydantic models and dataclasses rebuilt from type
+hints."""
 
 from __future__ import annotations
 

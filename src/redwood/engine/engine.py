@@ -6,13 +6,15 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import Executor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from redwood.clock import Clock
+from redwood.durations import Duration, seconds
 from redwood.engine.invocation import Invocation
 from redwood.engine.registry import DurableFunction, Registry
+from redwood.engine.tree import Tree, timed_out
 from redwood.errors import ExecutionConflict, ResultTimeout, UnknownExecution, ValidationError
 from redwood.model import Claim, Execution
 from redwood.retry import RetryPolicy
@@ -97,19 +99,31 @@ class Engine:
         self.notifier = Notifier()
         self.codec = Codec(max_bytes=settings.max_payload_bytes)
         self.local: LocalDispatch | None = None
+        self.tree = Tree(registry, self.notifier.publish)
+        # Shared by every invocation's sync map/parallel branches; idle threads cost nothing.
+        self.branch_threads = ThreadPoolExecutor(256, thread_name_prefix="redwood-branch")
         self._live: dict[str, Invocation] = {}
 
     # --- starting ------------------------------------------------------------------------------
 
-    def start(self, function: str, payload: Any, execution_id: str | None = None) -> tuple[Execution, bool]:
-        """Create an execution (or return the existing one with this id) and make it ready."""
+    def start(
+        self, function: str, payload: Any, execution_id: str | None = None,
+        timeout: Duration | None = None,
+    ) -> tuple[Execution, bool]:
+        """Create an execution (or return the existing one with this id) and make it ready.
+
+        ``timeout`` (else the function's) ends it as TIMED_OUT that long after its start."""
         durable = self.registry.get(function)
         execution_id = _check_id(execution_id) if execution_id is not None else str(uuid.uuid4())
         text = self.codec.encode(payload, f'the input of execution "{execution_id}"')
+        limit = durable.timeout if timeout is None else seconds(
+            timeout, f'the timeout of execution "{execution_id}"')
+        now = self.clock.now()
         local = self.local
         leased = local is not None and local.reserve()
         new = NewExecution(
-            id=execution_id, function=durable.name, input=text, now=self.clock.now(),
+            id=execution_id, function=durable.name, input=text, now=now,
+            timeout_at=None if limit is None else now + limit,
             lease_owner=local.worker_id if leased and local else None,
             lease_seconds=local.lease_seconds if leased and local else 0.0,
         )
@@ -140,11 +154,14 @@ class Engine:
         """Lease up to ``limit`` ready executions."""
         return self.store.claim(worker_id, self.clock.now(), lease_seconds, limit)
 
-    def _prepare(self, claim: Claim) -> tuple[Invocation, InvocationState, DurableFunction[Any, Any]]:
+    def _prepare(
+        self, claim: Claim
+    ) -> tuple[Invocation, InvocationState, DurableFunction[Any, Any]]:
         durable = self.registry.get(claim.execution.function)
-        invocation = Invocation(self.store, self.clock, claim)
+        invocation = Invocation(self.store, self.clock, claim, self.tree)
         self._live[claim.execution.id] = invocation
-        options = Options(codec=self.codec, always_replay=self.settings.always_replay)
+        options = Options(codec=self.codec, always_replay=self.settings.always_replay,
+                          branch_threads=self.branch_threads)
         state = InvocationState(invocation, invocation.operations.values(), self.clock, options,
                                 durable.name)
         return invocation, state, durable
@@ -152,8 +169,9 @@ class Engine:
     def invoke(self, claim: Claim) -> ExecutionStatus:
         """Run one invocation of a sync function in this thread, and commit its end."""
         invocation, state, durable = self._prepare(claim)
-        if claim.execution.cancel_requested:
-            outcome = InvocationOutcome(Ending.STOPPED)
+        ending = self._ending_at_claim(claim)
+        if ending is not None:
+            outcome = InvocationOutcome(ending)
         else:
             outcome = run_sync(durable.fn, state, claim.execution.input, self._retry(durable))
         return self._finish(invocation, outcome)
@@ -161,12 +179,21 @@ class Engine:
     async def ainvoke(self, claim: Claim, io: Executor) -> ExecutionStatus:
         """Run one invocation of an async function on the running loop, and commit its end."""
         invocation, state, durable = self._prepare(claim)
-        if claim.execution.cancel_requested:
-            outcome = InvocationOutcome(Ending.STOPPED)
+        ending = self._ending_at_claim(claim)
+        if ending is not None:
+            outcome = InvocationOutcome(ending)
         else:
             outcome = await run_async(durable.fn, state, claim.execution.input,
                                       self._retry(durable), io)
         return self._finish(invocation, outcome)
+
+    def _ending_at_claim(self, claim: Claim) -> Ending | None:
+        # A cancelled or timed-out execution ends without running user code.
+        if claim.execution.cancel_requested:
+            return Ending.STOPPED
+        if timed_out(claim.execution, self.clock.now()):
+            return Ending.TIMED_OUT
+        return None
 
     def is_async(self, claim: Claim) -> bool:
         """Whether the claimed execution's function is ``async def``."""
@@ -183,6 +210,10 @@ class Engine:
         if status.finished or outcome.immediate:
             self.notifier.publish(invocation.execution_id, work=not status.finished)
         return status
+
+    def close(self) -> None:
+        """Let the branch threads go."""
+        self.branch_threads.shutdown(wait=False)
 
     def hand_back(self, execution_ids: list[str]) -> None:
         """Ask running invocations to suspend at their next operation (worker shutdown)."""

@@ -5,29 +5,31 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from typing import Any
 
 from redwood.clock import Clock
 from redwood.engine import transitions
 from redwood.engine.inbox import Inbox
+from redwood.engine.tree import Tree, earliest, end_operations, timed_out, timeout_error
 from redwood.errors import LeaseLost
-from redwood.model import Claim, Execution, NewEvent, Operation, OperationUpdate
+from redwood.model import Claim, ErrorRecord, Execution, NewEvent, Operation, OperationUpdate
 from redwood.sdk.run import Ending, InvocationOutcome
 from redwood.sdk.seam import CheckpointResult
-from redwood.store.base import JournalWrite, Outcome, Store
+from redwood.store.base import JournalWrite, NewExecution, Outcome, Store
 from redwood.types import WAIT_FOR_EVENT, ExecutionStatus
 
 _EXECUTION_EVENT = {
     Ending.SUCCEEDED: ("ExecutionSucceeded", ExecutionStatus.SUCCEEDED),
     Ending.FAILED: ("ExecutionFailed", ExecutionStatus.FAILED),
     Ending.STOPPED: ("ExecutionStopped", ExecutionStatus.STOPPED),
+    Ending.TIMED_OUT: ("ExecutionTimedOut", ExecutionStatus.TIMED_OUT),
 }
 
 
 class Invocation:
     """One pass of a durable function over its journal, as the engine sees it."""
 
-    def __init__(self, store: Store, clock: Clock, claim: Claim) -> None:
+    def __init__(self, store: Store, clock: Clock, claim: Claim, tree: Tree | None = None
+                 ) -> None:
         self.execution: Execution = claim.execution
         self.execution_id = claim.execution.id
         self.lease_token = claim.lease_token
@@ -40,6 +42,10 @@ class Invocation:
         self._events: list[NewEvent] = []
         self._lock = threading.Lock()
         self._inbox = Inbox(store, self.execution_id)
+        self._tree = tree
+        self._start_children: list[NewExecution] = []
+        self._stop_children: list[str] = []
+        self._cancel_requested = claim.execution.cancel_requested
         self._started = clock.now()
         self._fire_due_timers(self._started)
 
@@ -69,21 +75,35 @@ class Invocation:
     def _apply(self, updates: Sequence[OperationUpdate], now: float) -> list[Operation]:
         changed = []
         for update in updates:
-            op, events = transitions.apply(self.operations.get(update.id), update, now)
-            self._keep(op, events)
+            for applied in self._expand(update, now):
+                op, events = transitions.apply(self.operations.get(update.id), applied, now)
+                self._keep(op, events)
             if transitions.awaits_event(op):
                 self._deliver(op, now)
             changed.append(self.operations[op.id])
         return changed
 
+    def _expand(self, update: OperationUpdate, now: float) -> tuple[OperationUpdate, ...]:
+        if self._tree is None:
+            return (update,)
+        expanded = self._tree.expand(self.execution, self.operations.get(update.id), update, now)
+        if expanded.start is not None:
+            self._start_children.append(expanded.start)
+        if expanded.stop is not None:
+            self._stop_children.append(expanded.stop)
+        return expanded.updates
+
     def _write(self, now: float, **ending: object) -> JournalWrite:
         write = JournalWrite(
             execution_id=self.execution_id, lease_token=self.lease_token, now=now,
             operations=tuple(self._unsaved.values()), events=tuple(self._events),
-            consumed_events=self._inbox.drain(), **ending,  # type: ignore[arg-type]
+            consumed_events=self._inbox.drain(), start_children=tuple(self._start_children),
+            stop_children=tuple(self._stop_children), **ending,  # type: ignore[arg-type]
         )
         self._unsaved = {}
         self._events = []
+        self._start_children = []
+        self._stop_children = []
         return write
 
     # --- the seam ------------------------------------------------------------------------------
@@ -99,10 +119,16 @@ class Invocation:
                 )
             now = self._clock.now()
             changed = self._apply(updates, now)
-            result = self._store.commit(self._write(now))
+            write = self._write(now)
+            result = self._store.commit(write)
             self._token += 1
-            return CheckpointResult(self._token, tuple(changed), result.cancel_requested,
-                                    self.handback)
+            if write.start_children and self._tree is not None:
+                self._tree.started()
+            self._cancel_requested = self._cancel_requested or result.cancel_requested
+            # Past its timeout, the execution stops at its next operation like a cancelled one;
+            # finish() then records it as TIMED_OUT.
+            stop = result.cancel_requested or timed_out(self.execution, now)
+            return CheckpointResult(self._token, tuple(changed), stop, self.handback)
 
     def get_state(self, token: int) -> list[Operation]:
         with self._lock:
@@ -115,27 +141,43 @@ class Invocation:
         with self._lock:
             now = self._clock.now()
             changed = self._apply(outcome.pending, now)
+            ending, error = self._ending(outcome, now)
+            if ending is not Ending.SUSPENDED:
+                for op, events in end_operations(list(self.operations.values()), now):
+                    self._keep(op, events)
             self._events.append(NewEvent(
                 type="InvocationCompleted",
-                details={"ending": outcome.ending.value, "started_at": self._started,
+                details={"ending": ending.value, "started_at": self._started,
                          "duration": now - self._started,
                          "invocation": self.execution.invocations},
             ))
-            if outcome.ending is Ending.SUSPENDED:
+            if ending is Ending.SUSPENDED:
                 # A wait recorded only now may have received its event here: run again to see it.
                 immediate = outcome.immediate or any(
                     op.subtype == WAIT_FOR_EVENT and op.status.finished for op in changed)
                 ready_at = now if immediate else transitions.next_due(
                     self.operations.values(), now)
+                ready_at = earliest(ready_at, self.execution.timeout_at)
                 self._store.commit(self._write(now, release=True, ready_at=ready_at))
                 return ExecutionStatus.RUNNING
-            event, status = _EXECUTION_EVENT[outcome.ending]
-            details: dict[str, Any] = {}
-            if outcome.result is not None:
-                details = {"result": outcome.result}
-            if outcome.error is not None:
-                details = {"error": outcome.error.to_json()}
+            event, status = _EXECUTION_EVENT[ending]
+            details: dict[str, object] = {}
+            if error is not None:
+                details["error"] = error.to_json()
+            elif outcome.result is not None:
+                details["result"] = outcome.result
             self._events.append(NewEvent(type=event, details=details))
             self._store.commit(self._write(
-                now, outcome=Outcome(status, result=outcome.result, error=outcome.error)))
+                now, outcome=Outcome(status, result=outcome.result, error=error)))
             return status
+
+    def _ending(self, outcome: InvocationOutcome, now: float) -> tuple[Ending, ErrorRecord | None]:
+        # A timeout ends a waiting or stopping execution; an explicit cancel stays a stop, and a
+        # result that is already there is kept.
+        ending = outcome.ending
+        if ending is Ending.TIMED_OUT or (
+            ending in (Ending.SUSPENDED, Ending.STOPPED) and timed_out(self.execution, now)
+            and not (ending is Ending.STOPPED and self._cancel_requested)
+        ):
+            return Ending.TIMED_OUT, outcome.error or timeout_error(self.execution)
+        return ending, outcome.error

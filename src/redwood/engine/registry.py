@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from redwood.durations import Duration, seconds
 from redwood.errors import UnknownFunction, ValidationError
 from redwood.retry import RetryPolicy
 
@@ -22,6 +23,7 @@ class DurableFunction(Generic[I, R]):
     fn: Callable[..., Any]
     is_async: bool
     retry: RetryPolicy | None = None
+    timeout: float | None = None
 
 
 class Registry:
@@ -30,7 +32,10 @@ class Registry:
     def __init__(self) -> None:
         self._functions: dict[str, DurableFunction[Any, Any]] = {}
 
-    def add(self, fn: Callable[..., Any], name: str | None, retry: RetryPolicy | None) -> DurableFunction[Any, Any]:
+    def add(
+        self, fn: Callable[..., Any], name: str | None, retry: RetryPolicy | None,
+        timeout: Duration | None = None,
+    ) -> DurableFunction[Any, Any]:
         """Register ``fn``; names must be unique within the app."""
         if not callable(fn):
             raise ValidationError(f"A durable function must be callable, got {fn!r}.")
@@ -52,8 +57,10 @@ class Registry:
                 f"({existing.fn!r}). Give one of them another name with name='...'.",
                 function=function_name,
             )
+        limit = None if timeout is None else seconds(
+            timeout, f'the timeout of durable function "{function_name}"')
         durable: DurableFunction[Any, Any] = DurableFunction(
-            function_name, fn, inspect.iscoroutinefunction(fn), retry
+            function_name, fn, inspect.iscoroutinefunction(fn), retry, limit
         )
         self._functions[function_name] = durable
         return durable

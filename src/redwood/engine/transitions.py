@@ -45,7 +45,9 @@ def event_type(op_type: OperationType, verb: str) -> str:
     return _PREFIX[op_type] + verb
 
 
-def apply(current: Operation | None, update: OperationUpdate, now: float) -> tuple[Operation, list[NewEvent]]:
+def apply(
+    current: Operation | None, update: OperationUpdate, now: float
+) -> tuple[Operation, list[NewEvent]]:
     """The operation after ``update``, and the history events that record the change."""
     if update.type is OperationType.CALLBACK and update.action is OperationAction.START:
         return _start_callback(update, now)
@@ -91,7 +93,7 @@ def _events(
     events = []
     action = update.action
     # A START batched with its outcome still shows in the history as its own event.
-    implicit_start = action is not OperationAction.START and (
+    implicit_start = action not in (OperationAction.START, OperationAction.CANCEL) and (
         current is None or current.status in _BETWEEN_ATTEMPTS
     ) and op.type is OperationType.STEP
     if implicit_start:

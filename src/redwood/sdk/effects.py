@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypeVar
 
-from redwood.errors import ValidationError
+from redwood.errors import StepTimedOut, ValidationError
+from redwood.sdk.lanes import current_lane
 from redwood.sdk.state import InvocationState
 
 T = TypeVar("T")
@@ -19,18 +20,25 @@ T = TypeVar("T")
 
 @dataclass(frozen=True, slots=True)
 class Call:
-    """Run user code (a step body); the flow receives its return value or its exception."""
+    """Run user code (a step body); the flow receives its return value or its exception.
+    ``timeout`` (async only) bounds the run in real seconds: past it, StepTimedOut."""
 
     fn: Callable[..., Any]
     args: tuple[Any, ...]
     kwargs: dict[str, Any]
+    timeout: float | None = None
 
 
+@dataclass(frozen=True, slots=True)
 class Flush:
-    """Make queued checkpoint updates durable before going on."""
+    """Make queued checkpoint updates durable before going on: all of them, or (``causal``)
+    only when the running lane depends on one of them (see lanes.py)."""
+
+    causal: bool = False
 
 
 FLUSH = Flush()
+DEPENDENCIES = Flush(causal=True)
 Effect = Call | Flush
 Flow = Generator[Effect, Any, T]
 
@@ -51,6 +59,8 @@ def drive(flow: Flow[T], state: InvocationState) -> T:
                 if inspect.isawaitable(value):
                     _close(value)
                     raise _async_in_sync(effect.fn)
+            elif effect.causal:
+                state.flush_for(current_lane.get())
             else:
                 state.flush()
         except Exception as raised:
@@ -69,10 +79,13 @@ async def adrive(flow: Flow[T], state: InvocationState, io: Executor) -> T:
             return stop.value  # type: ignore[no-any-return]
         value, error = None, None
         try:
-            if isinstance(effect, Call):
+            if isinstance(effect, Call) and effect.timeout is not None:
+                value = await _call_with_timeout(loop, effect, effect.timeout)
+            elif isinstance(effect, Call):
                 value = await _call_async(loop, effect)
-            elif state.has_pending:
-                await loop.run_in_executor(io, state.flush)
+            elif state.may_need_flush(lane := current_lane.get(), effect.causal):
+                flush = partial(state.flush_for, lane) if effect.causal else state.flush
+                await loop.run_in_executor(io, flush)
         except Exception as raised:
             error = raised
 
@@ -85,6 +98,19 @@ async def _call_async(loop: asyncio.AbstractEventLoop, call: Call) -> Any:
     if inspect.isawaitable(value):
         return await value
     return value
+
+
+async def _call_with_timeout(loop: asyncio.AbstractEventLoop, call: Call, timeout: float) -> Any:
+    try:
+        return await asyncio.wait_for(_call_async(loop, call), timeout)
+    except TimeoutError:
+        name = getattr(call.fn, "__qualname__", repr(call.fn))
+        raise StepTimedOut(
+            f"Step function {name!r} did not finish within its timeout of {timeout:g}s; the "
+            "attempt counts as failed (a sync body keeps running in its thread). Raise the "
+            "timeout, or make the body faster.",
+            function=name, timeout=timeout,
+        ) from None
 
 
 def _close(awaitable: Any) -> None:

@@ -23,6 +23,7 @@ class Ending(enum.Enum):
     FAILED = "FAILED"
     SUSPENDED = "SUSPENDED"
     STOPPED = "STOPPED"
+    TIMED_OUT = "TIMED_OUT"
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +37,9 @@ class InvocationOutcome:
     pending: list[OperationUpdate] = field(default_factory=list)
 
 
-def _arguments(fn: Callable[..., Any], ctx: Any, state: InvocationState, payload: str | None) -> tuple[Any, ...]:
+def _arguments(
+    fn: Callable[..., Any], ctx: Any, state: InvocationState, payload: str | None
+) -> tuple[Any, ...]:
     hints = parameter_hints(fn)
     if len(hints) < 2:
         return (ctx,)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable
+from concurrent.futures import Executor
 from dataclasses import dataclass
 
 from redwood.clock import Clock
 from redwood.errors import NonDeterminism
 from redwood.model import Operation, OperationUpdate
+from redwood.sdk.lanes import Dependencies, Lane, current_lane
 from redwood.sdk.seam import Seam
 from redwood.sdk.signals import Stop, Suspend
 from redwood.serde import Codec
@@ -30,6 +32,8 @@ class Options:
 
     codec: Codec
     always_replay: bool = False
+    # Threads that help run sync map/parallel branches (the calling thread always works too).
+    branch_threads: Executor | None = None
 
 
 class InvocationState:
@@ -50,6 +54,8 @@ class InvocationState:
         self.fatal: BaseException | None = None
         self._token = 0
         self._pending: list[OperationUpdate] = []
+        self._dependencies = Dependencies()
+        self._commit_lock = threading.Lock()
         self._lock = threading.Lock()
         self._stop = False
         self._handback = False
@@ -97,32 +103,69 @@ class InvocationState:
 
     def record(self, update: OperationUpdate) -> None:
         """Queue ``update``; it becomes durable at the next flush or when the invocation ends."""
+        lane = current_lane.get()
         with self._lock:
             self._pending.append(update)
+            self._dependencies.add(update, lane)
 
     def flush(self) -> None:
         """Make every queued update durable before going on (one commit, shared under load)."""
+        with self._commit_lock:
+            self._commit(self._take(None, everything=True))
+
+    def flush_for(self, lane: Lane | None) -> None:
+        """Before a step body in ``lane`` runs: make durable what it depends on (everything
+        queued, when anything it depends on is queued; see lanes.py)."""
+        with self._commit_lock:
+            self._commit(self._take(lane, everything=False))
+
+    def flush_soon(self) -> None:
+        """Commit what is queued unless a commit is under way (it leaves the rest for the next
+        one): finished branches become durable without anyone waiting for them."""
+        if self._commit_lock.acquire(blocking=False):
+            try:
+                self._commit(self._take(None, everything=True))
+            finally:
+                self._commit_lock.release()
+
+    def _take(self, lane: Lane | None, everything: bool) -> list[OperationUpdate]:
+        # Taken under the short lock, committed under the commit lock only: other threads keep
+        # recording while a commit is on its way to disk.
         with self._lock:
-            if not self._pending:
-                return
+            if not everything and not self._dependencies.pending_for(lane):
+                return []
             updates, self._pending = self._pending, []
-            result = self.seam.checkpoint(self._token, updates)
-            self._token = result.token
-            for op in result.operations:
-                self.journal[op.id] = op
-            self._stop = self._stop or result.cancel_requested
-            self._handback = self._handback or result.handback
+            self._dependencies.clear()
+            return updates
+
+    def _commit(self, updates: list[OperationUpdate]) -> None:
+        if not updates:
+            return
+        result = self.seam.checkpoint(self._token, updates)
+        self._token = result.token
+        for op in result.operations:
+            self.journal[op.id] = op
+        self._stop = self._stop or result.cancel_requested
+        self._handback = self._handback or result.handback
 
     def take_pending(self) -> list[OperationUpdate]:
         """Hand the not yet durable updates to the engine's final commit."""
         with self._lock:
             updates, self._pending = self._pending, []
+            self._dependencies.clear()
             return updates
 
     @property
     def has_pending(self) -> bool:
         """Whether updates are queued."""
         return bool(self._pending)
+
+    def may_need_flush(self, lane: Lane | None, causal: bool) -> bool:
+        """A lock-free first look: False only when a flush (causal or not) has nothing to do,
+        not even waiting for a commit under way."""
+        if self._commit_lock.locked():
+            return True
+        return self._dependencies.pending_for(lane) if causal else bool(self._pending)
 
     @property
     def stop_requested(self) -> bool:

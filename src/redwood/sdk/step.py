@@ -10,8 +10,8 @@ from typing import Any, NoReturn, TypeVar
 from redwood.errors import StepFailed, StepInterrupted
 from redwood.model import ErrorRecord, Operation, OperationUpdate
 from redwood.retry import RetryPolicy
-from redwood.sdk.effects import FLUSH, Call, Flow
-from redwood.sdk.signals import Suspend
+from redwood.sdk.effects import DEPENDENCIES, FLUSH, Call, Flow
+from redwood.sdk.signals import Stop, Suspend
 from redwood.sdk.state import InvocationState, Scope
 from redwood.serde import Codec, parameter_hints, return_hint
 from redwood.types import OperationAction, OperationStatus, OperationType, StepSemantics
@@ -40,6 +40,7 @@ class StepOptions:
     retry: RetryPolicy
     semantics: StepSemantics
     codec: Codec
+    timeout: float | None = None
 
 
 def step_flow(
@@ -68,8 +69,12 @@ def step_flow(
             )
             _fail_or_retry(state, scope, op_id, options, op.attempt, interrupted)
     attempt = _next_attempt(op)
-    # Earlier results must be durable before this step's side effects can happen.
-    yield FLUSH
+    # Earlier results must be durable before this step's side effects can happen (in a
+    # map/parallel branch: those of its own lane; see lanes.py).
+    yield DEPENDENCIES
+    if state.stop_requested:
+        # That commit brought a cancel (or the timeout): stop before the side effects.
+        raise Stop()
     started = state.clock.now()
     if options.semantics is StepSemantics.AT_MOST_ONCE_PER_RETRY:
         state.record(_update(op_id, scope, options, OperationAction.START,
@@ -82,7 +87,7 @@ def step_flow(
                                                  "operation_id": op_id, "attempt": attempt})
         call_args = (StepContext(state.execution_id, op_id, options.name, attempt, logger), *args)
     try:
-        value = yield Call(fn, call_args, kwargs)
+        value = yield Call(fn, call_args, kwargs, options.timeout)
         text = options.codec.encode(value, what)
     except Exception as error:
         _fail_or_retry(state, scope, op_id, options, attempt, error, started)

@@ -21,7 +21,8 @@ from redwood.types import ExecutionStatus
 
 @dataclass(frozen=True, slots=True)
 class NewExecution:
-    """An execution to create; ``lease_owner`` set means it starts already claimed by that worker."""
+    """An execution to create; ``lease_owner`` set means it starts already claimed by that
+    worker."""
 
     id: str
     function: str
@@ -51,6 +52,10 @@ class JournalWrite:
     ``ready_at`` (None: only the outside world can wake it). ``outcome`` finishes it.
     ``consumed_events`` are the inbox events (event id, receiving operation id) the invocation
     delivered to its ``wait_for_event`` operations: each is taken out of the inbox for good.
+
+    Trees of executions, in the same transaction: ``start_children`` are invoked executions to
+    create (unless their id exists: the id is the idempotency key); ``stop_children`` are child
+    executions to stop as ``request_cancel`` does (their CHAINED_INVOKE operation was cancelled).
     """
 
     execution_id: str
@@ -62,6 +67,8 @@ class JournalWrite:
     ready_at: float | None = None
     outcome: Outcome | None = None
     consumed_events: tuple[tuple[int, str], ...] = ()
+    start_children: tuple[NewExecution, ...] = ()
+    stop_children: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,11 +120,22 @@ class Store(Protocol):
         ...
 
     def commit(self, write: JournalWrite) -> CommitResult:
-        """Apply one checkpoint batch atomically; raise LeaseLost on a stale lease token."""
+        """Apply one checkpoint batch atomically; raise LeaseLost on a stale lease token.
+
+        When ``write.outcome`` ends an execution, the same transaction also (1) completes its
+        parent's CHAINED_INVOKE operation (``store.tree.invoke_outcome``) and wakes the parent,
+        if it has one and both are still waiting, and (2) stops its child executions still
+        RUNNING, as ``request_cancel`` does.
+        """
         ...
 
     def request_cancel(self, execution_id: str, now: float) -> Execution:
-        """Stop the execution now when no worker holds it, else flag it for its holder."""
+        """Stop the execution now when no worker holds it, else flag it for its holder.
+
+        Stopping it now also cancels its unfinished operations (their timers with them),
+        completes its parent's CHAINED_INVOKE operation as STOPPED, and stops its own running
+        children the same way, all in one transaction.
+        """
         ...
 
     def update_callback(self, callback_id: str, now: float, change: CallbackChange) -> Execution:
@@ -156,7 +174,9 @@ class Store(Protocol):
         """The journal of one execution in recorded order."""
         ...
 
-    def history(self, execution_id: str, after_id: int = 0, limit: int = 1000) -> list[HistoryEvent]:
+    def history(
+        self, execution_id: str, after_id: int = 0, limit: int = 1000
+    ) -> list[HistoryEvent]:
         """History events with id greater than ``after_id``, oldest first."""
         ...
 

@@ -18,7 +18,9 @@ OPERATION_COLUMNS = (
     "id, parent_id, type, subtype, name, status, attempt, result, error, due_at, started_at, "
     "ended_at, details"
 )
-HISTORY_COLUMNS = "id, execution_id, type, subtype, operation_id, parent_id, name, timestamp, details"
+HISTORY_COLUMNS = (
+    "id, execution_id, type, subtype, operation_id, parent_id, name, timestamp, details"
+)
 
 # json.dumps with non-default arguments builds a new encoder per call; this is on the hot path.
 _encode = json.JSONEncoder(separators=(",", ":")).encode

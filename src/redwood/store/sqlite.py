@@ -12,6 +12,7 @@ from redwood import faults
 from redwood.errors import ExecutionConflict, LeaseLost, UnknownCallback, UnknownExecution
 from redwood.model import (
     Claim,
+    ErrorRecord,
     Execution,
     ExecutionFilter,
     HistoryEvent,
@@ -32,6 +33,7 @@ from redwood.store.rows import (
     operation_from_row,
     operation_params,
 )
+from redwood.store.tree import invoke_outcome
 from redwood.types import WAIT_FOR_EVENT, Durability, ExecutionStatus
 
 T = TypeVar("T")
@@ -165,7 +167,8 @@ class _GroupCommitter:
 
 
 class SQLiteStore:
-    """Executions, journals and history in one SQLite file (WAL, shared by threads and processes)."""
+    """Executions, journals and history in one SQLite file (WAL, shared by threads and
+    processes)."""
 
     def __init__(self, path: str | Path, durability: Durability = Durability.OS_CRASH) -> None:
         self.path = str(path)
@@ -201,7 +204,9 @@ class SQLiteStore:
     def _migrate(self, connection: sqlite3.Connection) -> None:
         connection.execute("BEGIN IMMEDIATE")
         try:
-            connection.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            connection.execute(
+                "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"
+            )
             row = connection.execute("SELECT MAX(version) FROM schema_version").fetchone()
             current = row[0] or 0
             for migration in migrations("sqlite"):
@@ -272,7 +277,9 @@ class SQLiteStore:
     def operations(self, execution_id: str) -> list[Operation]:
         return _operations(self._reader(), execution_id)
 
-    def history(self, execution_id: str, after_id: int = 0, limit: int = 1000) -> list[HistoryEvent]:
+    def history(
+        self, execution_id: str, after_id: int = 0, limit: int = 1000
+    ) -> list[HistoryEvent]:
         rows = self._reader().execute(
             f"SELECT {HISTORY_COLUMNS} FROM history WHERE execution_id = ? AND id > ? "
             "ORDER BY id LIMIT ?",
@@ -329,9 +336,12 @@ def _create_execution(connection: sqlite3.Connection, new: NewExecution) -> tupl
     )
     created = cursor.rowcount == 1
     if created:
-        details = {"input": new.input, "function": new.function}
+        details: dict[str, Any] = {"input": new.input, "function": new.function}
         if new.timeout_at is not None:
-            details["timeout_at"] = new.timeout_at  # type: ignore[assignment]
+            details["timeout_at"] = new.timeout_at
+        if new.parent_execution_id is not None:
+            details["parent_execution_id"] = new.parent_execution_id
+            details["parent_operation_id"] = new.parent_operation_id
         connection.execute(_INSERT_EVENT, (new.id, "ExecutionStarted", None, None, None,
                                            new.function, new.now, details_text(details)))
     execution = _get_execution(connection, new.id)
@@ -427,6 +437,11 @@ def _commit_journals(connection: sqlite3.Connection, requests: list[_Request]) -
             "WHERE id = ?",
             releases,
         )
+    # Trees of executions: invoked children start, and an ending execution's outcome flows up
+    # to its parent and its cancellation down to its children, in the same transaction.
+    for write in accepted:
+        if write.start_children or write.stop_children or write.outcome is not None:
+            _change_tree(connection, write)
 
 
 def _event_params(
@@ -460,26 +475,115 @@ def _request_cancel(connection: sqlite3.Connection, execution_id: str, now: floa
         )
     if execution.status is not ExecutionStatus.RUNNING:
         return execution
+    _stop(connection, execution, now, "cancelled")
+    updated = _get_execution(connection, execution_id)
+    assert updated is not None
+    return updated
+
+
+# --- trees of executions: invoke, and cancellation flowing down -----------------------------------
+
+_UNFINISHED = "('STARTED', 'PENDING', 'READY')"
+
+
+def _change_tree(connection: sqlite3.Connection, write: JournalWrite) -> None:
+    for new in write.start_children:
+        _create_execution(connection, new)
+    for child_id in write.stop_children:
+        child = _get_execution(connection, child_id)
+        if child is not None and child.status is ExecutionStatus.RUNNING:
+            _stop(connection, child, write.now, "its invoke operation was cancelled")
+    if write.outcome is not None:
+        outcome = write.outcome
+        _ended(connection, write.execution_id, outcome.status, outcome.result, outcome.error,
+               write.now)
+
+
+def _stop(connection: sqlite3.Connection, execution: Execution, now: float, reason: str) -> None:
+    """Stop ``execution`` now when no worker holds it, else flag it for its holder."""
     held = execution.lease_owner is not None and (execution.lease_expires_at or 0) > now
     if held:
         connection.execute(
             "UPDATE executions SET cancel_requested = 1, wake_pending = 1 WHERE id = ?",
-            (execution_id,),
+            (execution.id,),
         )
-    else:
-        # Nobody runs it: stop it here. Bumping the lease token fences off any worker whose
-        # lease lapsed but who has not noticed yet.
-        connection.execute(
-            "UPDATE executions SET status = 'STOPPED', cancel_requested = 1, ended_at = ?, "
-            "ready_at = NULL, lease_owner = NULL, lease_expires_at = NULL, "
-            "lease_token = lease_token + 1 WHERE id = ?",
-            (now, execution_id),
-        )
-        connection.execute(_INSERT_EVENT, (execution_id, "ExecutionStopped", None, None, None,
-                                           None, now, details_text({"reason": "cancelled"})))
-    updated = _get_execution(connection, execution_id)
-    assert updated is not None
-    return updated
+        return
+    # Nobody runs it: stop it here. Bumping the lease token fences off any worker whose lease
+    # lapsed but who has not noticed yet.
+    connection.execute(
+        "UPDATE executions SET status = 'STOPPED', cancel_requested = 1, ended_at = ?, "
+        "ready_at = NULL, lease_owner = NULL, lease_expires_at = NULL, "
+        "lease_token = lease_token + 1 WHERE id = ?",
+        (now, execution.id),
+    )
+    cancelled = [row[0] for row in connection.execute(
+        "UPDATE operations SET status = 'CANCELLED', due_at = NULL, ended_at = ? "
+        f"WHERE execution_id = ? AND status IN {_UNFINISHED} RETURNING id",
+        (now, execution.id),
+    ).fetchall()]
+    details: dict[str, Any] = {"reason": reason}
+    if cancelled:
+        details["cancelled_operations"] = sorted(cancelled)
+    connection.execute(_INSERT_EVENT, (execution.id, "ExecutionStopped", None, None, None, None,
+                                       now, details_text(details)))
+    _ended(connection, execution.id, ExecutionStatus.STOPPED, None, None, now)
+
+
+def _ended(
+    connection: sqlite3.Connection, execution_id: str, status: ExecutionStatus,
+    result: str | None, error: ErrorRecord | None, now: float,
+) -> None:
+    """Execution ``execution_id`` just ended: failures and results flow up to the parent's
+    CHAINED_INVOKE operation, cancellation flows down to the children still running."""
+    row = connection.execute(
+        "SELECT parent_execution_id, parent_operation_id FROM executions WHERE id = ?",
+        (execution_id,),
+    ).fetchone()
+    if row is not None and row[0] is not None:
+        _complete_invoke(connection, row[0], row[1], execution_id, status, result, error, now)
+    children = connection.execute(
+        f"SELECT {EXECUTION_COLUMNS} FROM executions "
+        "WHERE parent_execution_id = ? AND status = 'RUNNING'",
+        (execution_id,),
+    ).fetchall()
+    for child in children:
+        _stop(connection, execution_from_row(child), now,
+              f'its parent execution "{execution_id}" ended {status.value}')
+
+
+def _complete_invoke(
+    connection: sqlite3.Connection, parent_id: str, operation_id: str, child_id: str,
+    status: ExecutionStatus, result: str | None, error: ErrorRecord | None, now: float,
+) -> None:
+    op = connection.execute(
+        "SELECT o.parent_id, o.name FROM operations o JOIN executions e ON e.id = o.execution_id "
+        f"WHERE o.execution_id = ? AND o.id = ? AND o.status IN {_UNFINISHED} "
+        "AND e.status = 'RUNNING'",
+        (parent_id, operation_id),
+    ).fetchone()
+    if op is None:
+        return  # the parent ended, or stopped waiting for this child
+    done = invoke_outcome(child_id, status, result, error, operation_id, op[0], op[1])
+    connection.execute(
+        "UPDATE operations SET status = ?, result = ?, error = ?, due_at = NULL, ended_at = ? "
+        "WHERE execution_id = ? AND id = ?",
+        (done.status.value, done.result, error_text(done.error), now, parent_id, operation_id),
+    )
+    connection.executemany(_INSERT_EVENT, _event_params(parent_id, now, (done.event,)))
+    _wake(connection, parent_id, now)
+
+
+def _wake(connection: sqlite3.Connection, execution_id: str, now: float) -> None:
+    """Make a waiting execution ready now; while a worker holds it, flag it for the release."""
+    connection.execute(
+        "UPDATE executions SET "
+        "wake_pending = CASE WHEN lease_owner IS NOT NULL AND lease_expires_at > ?1 "
+        "THEN 1 ELSE wake_pending END, "
+        "ready_at = CASE WHEN lease_owner IS NOT NULL AND lease_expires_at > ?1 "
+        "THEN ready_at ELSE ?1 END "
+        "WHERE id = ?2 AND status = 'RUNNING'",
+        (now, execution_id),
+    )
 
 
 def _filter_clauses(where: ExecutionFilter) -> tuple[list[str], list[Any]]:
