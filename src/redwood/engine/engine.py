@@ -172,6 +172,8 @@ class Engine:
         ending = self._ending_at_claim(claim)
         if ending is not None:
             outcome = InvocationOutcome(ending)
+        elif durable.runner is not None:
+            outcome = durable.runner(invocation, claim.execution)
         else:
             outcome = run_sync(durable.fn, state, claim.execution.input, self._retry(durable))
         return self._finish(invocation, outcome)
