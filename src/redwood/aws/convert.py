@@ -18,7 +18,7 @@ from redwood.model import ErrorRecord, Execution, Operation, OperationUpdate
 from redwood.types import OperationAction, OperationStatus, OperationType
 
 # AWS reports a callback's timeout with these error types and messages.
-_CALLBACK_TIMEOUT = {
+CALLBACK_TIMEOUT = {
     "timeout": aws.ErrorObject("Callback timed out", aws.CallbackTimeoutType.TIMEOUT.value,
                                None, None),
     "heartbeat": aws.ErrorObject("Callback timed out on heartbeat",
@@ -107,7 +107,7 @@ def to_operation(op: Operation) -> aws.Operation:
     """A Redwood journal entry as the AWS data plane returns it."""
     error = None if op.error is None else to_error_object(op.error)
     if op.status is OperationStatus.TIMED_OUT and op.type is OperationType.CALLBACK:
-        error = _CALLBACK_TIMEOUT.get(op.details.get("timed_out", "timeout"), error)
+        error = CALLBACK_TIMEOUT.get(op.details.get("timed_out", "timeout"), error)
     fields: dict[str, Any] = {}
     if op.type is OperationType.STEP:
         fields["step_details"] = aws.StepDetails(

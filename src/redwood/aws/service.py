@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from aws_durable_execution_sdk_python import lambda_service as aws
 from aws_durable_execution_sdk_python.exceptions import (
@@ -24,6 +24,8 @@ from redwood.aws import arn, convert
 from redwood.engine.invocation import Invocation
 from redwood.errors import LeaseLost, RedwoodError
 from redwood.model import Execution, OperationUpdate
+from redwood.sdk.invoke import child_execution_id
+from redwood.types import OperationAction, OperationType
 
 _INVALID = "InvalidParameterValueException"
 
@@ -150,8 +152,16 @@ class InvocationService:
                     f"is {size} bytes, above the limit of {self._limits.max_payload_bytes}. Keep "
                     "large data elsewhere and checkpoint a reference, or raise "
                     "App(max_payload_bytes=...).")
-            translated.append(convert.to_update(update, self._function_name))
+            translated.append(self._child_id(convert.to_update(update, self._function_name)))
         return translated
+
+    def _child_id(self, update: OperationUpdate) -> OperationUpdate:
+        # A chained invoke names its child execution as Redwood's own invokes do.
+        if update.type is not OperationType.CHAINED_INVOKE or update.action is not \
+                OperationAction.START:
+            return update
+        child_id = child_execution_id(self._execution.id, update.id)
+        return replace(update, details={**(update.details or {}), "child_execution_id": child_id})
 
 
 def _error(
