@@ -2,29 +2,10 @@
 
 from __future__ import annotations
 
-import importlib.util
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import pytest
-
-from redwood import App, ExecutionHandle, ManualClock, Operation
+from redwood import App, ExecutionHandle, Operation
 from redwood.aws import history as aws_history
-
-# Every redwood.aws behaviour runs on each store this build has.
-STORES = ["sqlite"] + (["postgres"] if importlib.util.find_spec("redwood.store.postgres") else [])
-
-
-@pytest.fixture(params=STORES)
-def aws_app(request: pytest.FixtureRequest, db_path: Path, clock: ManualClock) -> Iterator[App]:
-    """An app on each store, with the test's manual clock."""
-    if request.param == "postgres":
-        application = App(request.getfixturevalue("postgres_url"), clock=clock)
-    else:
-        application = App(db_path, clock=clock)
-    yield application
-    application.close()
 
 
 def drain(app: App) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -46,5 +47,20 @@ def wait_until(
 def any_app(request: pytest.FixtureRequest, db_path: Path, clock: ManualClock) -> Iterator[App]:
     """The app twice: as configured by default, and suspending to replay after every operation."""
     application = App(db_path, clock=clock, always_replay=request.param)
+    yield application
+    application.close()
+
+
+# Store-independent behaviour (e.g. redwood.aws) runs on each store this build has.
+STORES = ["sqlite"] + (["postgres"] if importlib.util.find_spec("redwood.store.postgres") else [])
+
+
+@pytest.fixture(params=STORES)
+def aws_app(request: pytest.FixtureRequest, db_path: Path, clock: ManualClock) -> Iterator[App]:
+    """An app on each store, with the test's manual clock."""
+    if request.param == "postgres":
+        application = App(request.getfixturevalue("postgres_url"), clock=clock)
+    else:
+        application = App(db_path, clock=clock)
     yield application
     application.close()

@@ -20,7 +20,7 @@ from aws_durable_execution_sdk_python.retries import RetryStrategyConfig, create
 from aws_durable_execution_sdk_python.serdes import JsonSerDes, SerDesContext
 
 import redwood.aws
-from aws_support import aws_app, aws_events, drain, event_types, ops_named, run  # noqa: F401
+from aws_support import aws_events, drain, event_types, ops_named, run
 from redwood import App, ExecutionFailed, ExecutionStatus, ManualClock, OperationStatus
 
 NO_JITTER = JitterStrategy.NONE
