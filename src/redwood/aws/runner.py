@@ -98,7 +98,12 @@ class AwsRunner:
         return InvocationService(invocation, execution, self._function_name, self._limits)
 
     def __call__(self, invocation: Invocation, execution: Execution) -> InvocationOutcome:
-        service = self.service(invocation, execution)
+        return self.run(invocation, execution, self.service(invocation, execution))
+
+    def run(
+        self, invocation: Invocation, execution: Execution, service: InvocationService
+    ) -> InvocationOutcome:
+        """Invoke the handler once with ``service`` and turn its output into an outcome."""
         event = DurableExecutionInvocationInputWithClient.from_durable_execution_invocation_input(
             envelope(service), service)
         context = LambdaContext(function_name=execution.function,
