@@ -28,6 +28,7 @@ from starlette.routing import Route
 from redwood.aws import arn, control, convert
 from redwood.aws.remote import Gateway
 from redwood.client import ExecutionHandle
+from redwood.engine.outside import Outside
 from redwood.errors import (
     CallbackAlreadyCompleted,
     ExecutionConflict,
@@ -59,6 +60,7 @@ class _Api:
     def __init__(self, gateway: Gateway) -> None:
         self.gateway = gateway
         self.app = gateway.app
+        self.outside = Outside(gateway.app.engine)
 
     # --- /durable-executions/{arn}[/checkpoint|/state|/history|/stop] ---------------------------
 
@@ -132,7 +134,7 @@ class _Api:
         try:
             callback_id, action = _split(request, _CALLBACKS)
             body = await request.body()
-            outside = self.app.client._outside
+            outside = self.outside
             if action == "succeed":
                 await run_in_threadpool(outside.callback_answer, callback_id, body.decode())
             elif action == "fail":
