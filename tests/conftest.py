@@ -29,6 +29,15 @@ def app(db_path: Path, clock: ManualClock) -> Iterator[App]:
     application.close()
 
 
+@pytest.fixture(params=[False, True], ids=["replay-on-resume", "always-replay"])
+def any_app(request: pytest.FixtureRequest, db_path: Path, clock: ManualClock) -> Iterator[App]:
+    """The app twice: as usual, and with always_replay (suspend and replay after every step),
+    so one test proves both modes give the same results."""
+    application = App(db_path, clock=clock, always_replay=request.param)
+    yield application
+    application.close()
+
+
 def wait_until(
     predicate: Callable[[], bool], timeout: float = 10.0, what: str = "condition"
 ) -> None:
@@ -39,16 +48,8 @@ def wait_until(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         # Not a sleep to wait for something to happen: a back-off between checks of it.
-        time.sleep(delay)  # noqa: sleep-ok
+        time.sleep(delay)
         delay = min(delay * 2, 0.05)
-
-
-@pytest.fixture(params=[False, True], ids=["replay-on-resume", "always-replay"])
-def any_app(request: pytest.FixtureRequest, db_path: Path, clock: ManualClock) -> Iterator[App]:
-    """The app twice: as configured by default, and suspending to replay after every operation."""
-    application = App(db_path, clock=clock, always_replay=request.param)
-    yield application
-    application.close()
 
 
 # Store-independent behaviour (e.g. redwood.aws) runs on each store this build has.

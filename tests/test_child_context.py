@@ -235,3 +235,22 @@ def test_cancelling_a_waiting_child_context_stops_the_execution(app: App) -> Non
     assert handle.get().ready_at is None
     assert all(op.due_at is None for op in handle.operations()
                if op.type is OperationType.WAIT)
+
+
+def test_timeout_while_a_child_context_waits_ends_the_execution(
+    app: App, clock: ManualClock
+) -> None:
+    @app.function(timeout=60)
+    def parent(ctx: DurableContext) -> None:
+        ctx.run_in_child_context(lambda c: c.wait(3600), name="long")
+
+    handle = app.start(parent, id="t")
+    worker = app.worker()
+    worker.drain()
+    clock.advance(61)
+    worker.drain()
+    assert handle.status() is ExecutionStatus.TIMED_OUT
+    statuses = {op.id: op.status for op in handle.operations()}
+    assert statuses == {"1": OperationStatus.CANCELLED, "1-1": OperationStatus.CANCELLED}
+    assert [e.type for e in handle.history() if e.operation_id == "1"] == \
+        ["ContextStarted", "ContextCancelled"]

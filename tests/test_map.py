@@ -309,3 +309,47 @@ def test_worker_killed_mid_map_resumes_without_rerunning_completed_items(tmp_pat
             assert runs_after[n] == runs_at_kill[n] == 1, n  # completed: never run again
         else:
             assert runs_after[n] == runs_at_kill[n] + 1, n  # unfinished: run once more
+
+
+def test_timeout_stops_a_map_whose_items_wait(app: App, clock: ManualClock) -> None:
+    @app.function(timeout=100)
+    def flow(ctx: DurableContext) -> None:
+        ctx.map(range(4), lambda c, n: c.wait(50 * (n + 1)), max_concurrency=2)
+
+    handle = app.start(flow, id="t")
+    worker = app.worker()
+    worker.drain()
+    clock.advance(51)
+    worker.drain()  # item 0 done, item 2 started in its slot
+    assert handle.status() is ExecutionStatus.RUNNING
+    clock.advance(50)
+    worker.drain()
+    assert handle.status() is ExecutionStatus.TIMED_OUT
+    iterations = {op.id: op.status for op in handle.operations() if op.subtype == "MapIteration"}
+    # Item 1's wait ended at the deadline too, but a timed-out execution runs no more code.
+    assert iterations == {"1-1": OperationStatus.SUCCEEDED, "1-2": OperationStatus.CANCELLED,
+                          "1-3": OperationStatus.CANCELLED}
+
+
+def test_map_under_always_replay_runs_every_step_once(db_path: Path, clock: ManualClock) -> None:
+    app = App(db_path, clock=clock, always_replay=True)
+    runs: Counter[str] = Counter()
+
+    def work(label: str) -> str:
+        runs[label] += 1
+        return label
+
+    @app.function
+    def flow(ctx: DurableContext) -> list[str | None]:
+        def item(c: DurableContext, n: int) -> str:
+            return c.step(work, f"{n}a") + c.step(work, f"{n}b")
+        return ctx.map(range(5), item, max_concurrency=2).results()
+
+    try:
+        handle = app.start(flow, id="ar")
+        app.worker().drain()
+        assert handle.result(timeout=5) == [f"{n}a{n}b" for n in range(5)]
+        assert runs == Counter({f"{n}{part}": 1 for n in range(5) for part in "ab"})
+        assert handle.get().invocations > 5
+    finally:
+        app.close()

@@ -297,3 +297,19 @@ def test_async_parallel_runs_branches_as_tasks(app: App, clock: ManualClock) -> 
     worker.drain()
     assert handle.result(timeout=5) == ["left", "right", "waited", "x"]
     assert arrived == 2
+
+
+def test_timeout_while_a_branch_waits_ends_the_execution(app: App, clock: ManualClock) -> None:
+    @app.function(timeout=60)
+    def flow(ctx: DurableContext) -> None:
+        ctx.parallel([lambda c: c.wait(3600), lambda c: "quick"])
+
+    handle = app.start(flow, id="t")
+    worker = app.worker()
+    worker.drain()
+    clock.advance(61)
+    worker.drain()
+    assert handle.status() is ExecutionStatus.TIMED_OUT
+    statuses = {op.id: op.status for op in handle.operations()}
+    assert statuses == {"1": OperationStatus.CANCELLED, "1-1": OperationStatus.CANCELLED,
+                        "1-1-1": OperationStatus.CANCELLED, "1-2": OperationStatus.SUCCEEDED}

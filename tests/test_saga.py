@@ -228,3 +228,44 @@ def test_saga_order_example(tmp_path: Path, always_replay: bool) -> None:
     assert example.LEDGER.count("refunded payment-B2") == 1
     assert example.LEDGER.count("released reservation-B2") == 1
     assert "refunded payment-A1" not in example.LEDGER
+
+
+def test_cancelling_during_a_saga_stops_without_compensating(app: App) -> None:
+    undone: list[str] = []
+
+    @app.function
+    def flow(ctx: DurableContext) -> None:
+        with ctx.saga() as saga:
+            ctx.step(lambda: "held", name="hold")
+            saga.add(lambda: undone.append("release"), name="release")
+            ctx.wait(3600)
+
+    handle = app.start(flow, id="c")
+    app.worker().drain()
+    handle.cancel()
+    assert handle.status() is ExecutionStatus.STOPPED
+    assert undone == []
+    assert all(op.subtype != "Saga" for op in handle.operations())
+
+
+def test_timeout_during_a_compensation_retry_ends_the_execution(
+    app: App, clock: ManualClock
+) -> None:
+    @app.function(timeout=60)
+    def flow(ctx: DurableContext) -> None:
+        with ctx.saga(retry=RetryPolicy.fixed(300, max_attempts=3)) as saga:
+            saga.add(_refuse, name="refund")
+            raise RuntimeError("ship failed")
+
+    handle = app.start(flow, id="t")
+    worker = app.worker()
+    worker.drain()
+    clock.advance(61)  # before the compensation's next attempt at 300 s
+    worker.drain()
+    assert handle.status() is ExecutionStatus.TIMED_OUT
+    statuses = {op.name: op.status for op in handle.operations()}
+    assert statuses == {"saga": OperationStatus.CANCELLED, "refund": OperationStatus.CANCELLED}
+
+
+def _refuse() -> None:
+    raise ConnectionError("refund service down")

@@ -10,7 +10,7 @@ from redwood.durations import Duration
 from redwood.engine.engine import Engine
 from redwood.engine.outside import Outside
 from redwood.engine.registry import DurableFunction
-from redwood.errors import ExecutionFailed, UnknownFunction
+from redwood.errors import ExecutionFailed, UnknownFunction, ValidationError
 from redwood.model import Execution, ExecutionFilter, HistoryEvent, Operation
 from redwood.serde import return_hint
 from redwood.types import ExecutionStatus
@@ -111,17 +111,26 @@ class Client:
         self, *, function: str | None = None,
         status: ExecutionStatus | str | Sequence[ExecutionStatus | str] | None = None,
         since: float | None = None, until: float | None = None, id_contains: str | None = None,
-        limit: int = 100,
+        limit: int = 100, after: Execution | None = None,
     ) -> list[Execution]:
-        """Executions, newest first, filtered by function, status and creation time."""
+        """Executions, newest first, filtered by function, status and creation time; pass the
+        last execution of a page as ``after`` to get the next page."""
+        if limit < 1:
+            raise ValidationError(
+                f"list: limit must be >= 1, got {limit}. Page with limit=N and after=<the last "
+                "execution of the previous page>.",
+                limit=limit,
+            )
         statuses: tuple[ExecutionStatus, ...] = ()
         if status is not None:
             items: Sequence[ExecutionStatus | str] = [status] if isinstance(status, str) else status
             statuses = tuple(ExecutionStatus(s) for s in items)
         where = ExecutionFilter(function=function, statuses=statuses, created_after=since,
-                                created_before=until, id_contains=id_contains, limit=limit)
+                                created_before=until, id_contains=id_contains, limit=limit,
+                                before_id=None if after is None else (after.created_at, after.id))
         return self._engine.store.list_executions(where)
 
+    # builtins.list: inside the class body, "list" is the method above.
     def history(
         self, execution_id: str, after_id: int = 0, limit: int = 10_000
     ) -> builtins.list[HistoryEvent]:

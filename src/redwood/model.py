@@ -8,6 +8,17 @@ from typing import Any
 
 from redwood.types import ExecutionStatus, OperationAction, OperationStatus, OperationType
 
+# Errors are recorded in full up to this size; a huge message or traceback must not make the
+# failure itself unrecordable.
+MAX_ERROR_TEXT = 16 * 1024
+
+
+def _clip(text: str) -> str:
+    if len(text) <= MAX_ERROR_TEXT:
+        return text
+    half = MAX_ERROR_TEXT // 2
+    return f"{text[:half]}\n... [{len(text) - MAX_ERROR_TEXT} characters cut] ...\n{text[-half:]}"
+
 
 @dataclass(frozen=True, slots=True)
 class ErrorRecord:
@@ -27,14 +38,14 @@ class ErrorRecord:
     @classmethod
     def from_exception(cls, error: BaseException) -> ErrorRecord:
         """Record ``error`` so it can be shown and matched after a replay in another process."""
+        # Exception and BaseException stay in: StepFailed.matches(Exception) must hold.
         mro = tuple(
-            f"{c.__module__}.{c.__qualname__}"
-            for c in type(error).__mro__
-            if c not in (BaseException, Exception, object)
+            f"{c.__module__}.{c.__qualname__}" for c in type(error).__mro__ if c is not object
         )
         text = "".join(traceback.format_exception(error)) if error.__traceback__ else None
-        return cls(type=mro[0] if mro else type(error).__qualname__, message=str(error),
-                   mro=mro, traceback=text)
+        return cls(type=mro[0] if mro else type(error).__qualname__,
+                   message=_clip(str(error)), mro=mro,
+                   traceback=None if text is None else _clip(text))
 
     def to_json(self) -> dict[str, Any]:
         """The stored form."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass
 from typing import Literal
@@ -47,13 +48,17 @@ class RetryPolicy:
         problems = []
         if self.max_attempts < 1:
             problems.append(f"max_attempts must be >= 1 (got {self.max_attempts})")
-        if self.initial_delay < 0:
-            problems.append(f"initial_delay must be >= 0 seconds (got {self.initial_delay})")
-        if self.backoff_rate < 1:
-            problems.append(f"backoff_rate must be >= 1 (got {self.backoff_rate})")
-        if self.max_delay < self.initial_delay:
+        # Written as "not (x >= bound)" so that NaN, which compares False, is refused too.
+        if not (math.isfinite(self.initial_delay) and self.initial_delay >= 0):
             problems.append(
-                f"max_delay ({self.max_delay}) must be >= initial_delay ({self.initial_delay})"
+                f"initial_delay must be a finite number of seconds >= 0 (got {self.initial_delay})"
+            )
+        if not (math.isfinite(self.backoff_rate) and self.backoff_rate >= 1):
+            problems.append(f"backoff_rate must be a finite number >= 1 (got {self.backoff_rate})")
+        if not (math.isfinite(self.max_delay) and self.max_delay >= self.initial_delay):
+            problems.append(
+                f"max_delay ({self.max_delay}) must be a finite number of seconds >= "
+                f"initial_delay ({self.initial_delay})"
             )
         if not 0 <= self.jitter <= 1:
             problems.append(f"jitter must be between 0 and 1 (got {self.jitter})")

@@ -1,10 +1,10 @@
-"""How values are stored: JSON by default, pydantic models and dataclasses rebuilt from type
-hints."""
+"""How values are stored: JSON, with pydantic models and dataclasses rebuilt from type hints."""
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+import inspect
 import json
 import typing
 from collections.abc import Callable
@@ -104,22 +104,38 @@ class Codec:
             ) from None
 
 
+def _signature(fn: Callable[..., Any]) -> inspect.Signature | None:
+    # inspect.signature sees through partials, bound methods and callable objects, which a
+    # function's __code__ and get_type_hints do not.
+    try:
+        return inspect.signature(fn, eval_str=True)
+    except Exception:  # an annotation that cannot be resolved: no hints rather than no call
+        try:
+            return inspect.signature(fn)
+        except (TypeError, ValueError):
+            return None
+
+
+def _hint(annotation: Any) -> Any:
+    return None if annotation is inspect.Parameter.empty or isinstance(annotation, str) \
+        else annotation
+
+
 @functools.lru_cache(maxsize=4096)
 def return_hint(fn: Callable[..., Any]) -> Any:
     """The declared return type of ``fn`` (None when it has none or it cannot be resolved)."""
-    try:
-        return typing.get_type_hints(fn).get("return")
-    except Exception:
-        return None
+    signature = _signature(fn)
+    return None if signature is None else _hint(signature.return_annotation)
+
+
+_POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
 
 
 @functools.lru_cache(maxsize=4096)
 def parameter_hints(fn: Callable[..., Any]) -> tuple[Any, ...]:
     """The declared types of ``fn``'s positional parameters, in order (None where undeclared)."""
-    try:
-        hints = typing.get_type_hints(fn)
-    except Exception:
-        hints = {}
-    code = getattr(fn, "__code__", None)
-    names = code.co_varnames[: code.co_argcount] if code is not None else ()
-    return tuple(hints.get(name) for name in names)
+    signature = _signature(fn)
+    if signature is None:
+        return ()
+    return tuple(_hint(p.annotation) for p in signature.parameters.values()
+                 if p.kind in _POSITIONAL)

@@ -20,7 +20,7 @@ from redwood.model import Claim, Execution
 from redwood.retry import RetryPolicy
 from redwood.sdk.run import Ending, InvocationOutcome, run_async, run_sync
 from redwood.sdk.state import InvocationState, Options
-from redwood.serde import Codec
+from redwood.serde import Codec, parameter_hints
 from redwood.store.base import NewExecution, Store
 from redwood.types import ExecutionStatus
 
@@ -116,6 +116,7 @@ class Engine:
         durable = self.registry.get(function)
         execution_id = _check_id(execution_id) if execution_id is not None else str(uuid.uuid4())
         text = self.codec.encode(payload, f'the input of execution "{execution_id}"')
+        _check_input(durable, text, self.codec)
         limit = durable.timeout if timeout is None else seconds(
             timeout, f'the timeout of execution "{execution_id}"')
         now = self.clock.now()
@@ -295,6 +296,34 @@ class _ChangeWaiter:
             if kicked or marker != self._marker:
                 self._marker = marker
                 return
+
+
+def _check_input(durable: DurableFunction[Any, Any], text: str, codec: Codec) -> None:
+    # An input the declared type cannot read would fail every invocation of the execution:
+    # refuse it before anything is recorded. Code for another SDK reads its input its own way.
+    if durable.runner is not None:
+        return
+    hints = parameter_hints(durable.fn)
+    if len(hints) < 2:
+        if text != "null":
+            raise ValidationError(
+                f'Durable function "{durable.name}" takes no input, but an input was given. '
+                f"Start it without one, or add an input parameter: "
+                f"`def {durable.name}(ctx, payload): ...`.",
+                function=durable.name,
+            )
+        return
+    if hints[1] is None:
+        return
+    try:
+        codec.serde.decode(text, hints[1])
+    except (TypeError, ValueError) as error:
+        kind = getattr(hints[1], "__qualname__", repr(hints[1]))
+        raise ValidationError(
+            f'The input does not fit the declared input type {kind!r} of durable function '
+            f'"{durable.name}": {error}. Pass a value that validates as {kind!r}.',
+            function=durable.name, input_type=kind,
+        ) from None
 
 
 def _check_id(execution_id: str) -> str:

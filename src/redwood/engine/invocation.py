@@ -80,9 +80,9 @@ class Invocation:
             for applied in self._expand(update, now):
                 op, events = transitions.apply(self.operations.get(update.id), applied, now)
                 self._keep(op, events)
-            if transitions.awaits_event(op):
-                self._deliver(op, now)
-            changed.append(self.operations[op.id])
+                if transitions.awaits_event(op):
+                    self._deliver(op, now)
+            changed.append(self.operations[update.id])
         return changed
 
     def _expand(self, update: OperationUpdate, now: float) -> tuple[OperationUpdate, ...]:
@@ -99,8 +99,9 @@ class Invocation:
         write = JournalWrite(
             execution_id=self.execution_id, lease_token=self.lease_token, now=now,
             operations=tuple(self._unsaved.values()), events=tuple(self._events),
-            consumed_events=self._inbox.drain(), start_children=tuple(self._start_children),
-            stop_children=tuple(self._stop_children), **ending,  # type: ignore[arg-type]
+            consumed_events=self._inbox.drain(),
+            start_children=tuple(self._start_children), stop_children=tuple(self._stop_children),
+            **ending,  # type: ignore[arg-type]
         )
         self._unsaved = {}
         self._events = []

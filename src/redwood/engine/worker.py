@@ -14,7 +14,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from redwood.engine.engine import Engine
-from redwood.errors import LeaseLost
+from redwood.errors import LeaseLost, ValidationError
 from redwood.model import Claim
 
 _logger = logging.getLogger("redwood.worker")
@@ -37,7 +37,10 @@ class Worker:
         poll_interval: float = 0.1, worker_id: str | None = None,
     ) -> None:
         if concurrency < 1:
-            raise ValueError(f"Worker concurrency must be >= 1, got {concurrency}")
+            raise ValidationError(
+                f"Worker concurrency must be >= 1, got {concurrency}. Pass concurrency=1 or more.",
+                concurrency=concurrency,
+            )
         self.engine = engine
         self.worker_id = worker_id or default_worker_id()
         self.concurrency = concurrency
@@ -144,7 +147,9 @@ class Worker:
             _logger.warning("%s", error)
         elif error is not None:
             _logger.error("invocation of %s crashed", claim.execution.id, exc_info=error)
-        self._leases.pop(claim.execution.id, None)
+        # A newer claim of the same execution (after this one's lease lapsed) keeps its lease.
+        if self._leases.get(claim.execution.id) == claim.lease_token:
+            self._leases.pop(claim.execution.id, None)
         with self._cv:
             self._busy -= 1
             # Only a dispatcher that stopped claiming for want of a slot needs to hear of it.
@@ -155,14 +160,17 @@ class Worker:
     # --- the dispatcher ------------------------------------------------------------------------
 
     def _run(self) -> None:
-        last_renewal = time.monotonic()
+        clock = self.engine.clock
+        renew_at = clock.now() + self.lease_seconds / 3
         while not self._stopping:
             try:
-                self._claim_and_submit()
-                if time.monotonic() - last_renewal > self.lease_seconds / 3:
+                # Renew before claiming, on the clock the leases are measured in: a lease of
+                # ours that lapsed while its invocation still runs must not look ready to us.
+                if clock.now() >= renew_at:
                     self._renew()
-                    last_renewal = time.monotonic()
-                self._idle()
+                    renew_at = clock.now() + self.lease_seconds / 3
+                self._claim_and_submit()
+                self._idle(renew_at)
             except Exception:
                 _logger.exception("worker %s: dispatcher error; retrying", self.worker_id)
                 with self._cv:
@@ -187,22 +195,26 @@ class Worker:
             if len(claims) < free:
                 return
 
-    def _idle(self) -> None:
+    def _idle(self, renew_at: float) -> None:
         clock = self.engine.clock
         store = self.engine.store
         next_at = store.next_ready_at()
         marker = store.change_marker()
         while not self._stopping:
+            # With every slot busy, ready work waits for a slot (a kick), not for its time; while
+            # invocations run, the renewal of their leases is due too.
+            wake_at = next_at if self._busy < self.concurrency else None
+            if self._leases:
+                wake_at = renew_at if wake_at is None else min(wake_at, renew_at)
             with self._cv:
                 if self._kicked:
                     return
-                if self._busy < self.concurrency and next_at is not None \
-                        and clock.now() >= next_at:
+                if wake_at is not None and clock.now() >= wake_at:
                     return
-                clock.wait(self._cv, next_at, self.poll_interval)
+                clock.wait(self._cv, wake_at, self.poll_interval)
                 if self._kicked:
                     return
-            if next_at is not None and clock.now() >= next_at:
+            if wake_at is not None and clock.now() >= wake_at:
                 return
             if store.change_marker() != marker:
                 return

@@ -29,6 +29,7 @@ from redwood.sdk.callback import (
 )
 from redwood.sdk.child import RUN_IN_CHILD_CONTEXT, ContextSpec, child_scope, context_flow
 from redwood.sdk.condition import WaitStrategy, wait_for_condition_flow
+from redwood.sdk.coordinator import BatchSpec
 from redwood.sdk.effects import Flow, adrive, drive
 from redwood.sdk.event import event_timeout, wait_for_event_flow
 from redwood.sdk.invoke import invoke_flow
@@ -184,7 +185,8 @@ class DurableContext(_Base):
         serde: Serde | None = None,
     ) -> T: ...
 
-    # mypy cannot check an implementation taking *args: Any against *Ts overloads.
+    # mypy cannot match a TypeVarTuple overload to any implementation signature; the overloads
+    # above are what callers are checked against.
     def step(  # type: ignore[misc]
         self, fn: Callable[..., T], /, *args: Any, name: str | None = None,
         retry: RetryPolicy | None = None,
@@ -235,9 +237,9 @@ class DurableContext(_Base):
     def _child(self, scope: Scope) -> DurableContext:
         return DurableContext(self._state, scope, self._default_retry)
 
-    def _run_batch(self, spec: fanout.BatchSpec) -> BatchResult[Any]:
-        runner = ThreadRunner(self._child, self._state.options.branch_threads)
-        return drive(fanout.batch_flow(self._state, self._scope, spec, runner), self._state)
+    def _run_batch(self, spec: BatchSpec) -> BatchResult[Any]:
+        run = ThreadRunner(self._child, self._state.options.branch_threads).run
+        return drive(fanout.batch_flow(self._state, self._scope, spec, run), self._state)
 
     def run_in_child_context(
         self, fn: Callable[[DurableContext], T], /, *, name: str | None = None,
@@ -383,9 +385,9 @@ class AsyncDurableContext(_Base):
     def _child(self, scope: Scope) -> AsyncDurableContext:
         return AsyncDurableContext(self._state, scope, self._default_retry, self._io)
 
-    async def _run_batch(self, spec: fanout.BatchSpec) -> BatchResult[Any]:
-        runner = TaskRunner(self._child, self._io)
-        flow = fanout.batch_flow(self._state, self._scope, spec, runner)
+    async def _run_batch(self, spec: BatchSpec) -> BatchResult[Any]:
+        run = TaskRunner(self._child, self._io).run
+        flow = fanout.batch_flow(self._state, self._scope, spec, run)
         return await adrive(flow, self._state, self._io)
 
     async def run_in_child_context(

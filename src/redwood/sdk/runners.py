@@ -9,8 +9,8 @@ from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Any
 
+from redwood.sdk.coordinator import Coordinator, branch_flow
 from redwood.sdk.effects import adrive, drive
-from redwood.sdk.fanout import Coordinator, branch_flow
 from redwood.sdk.lanes import current_lane
 from redwood.sdk.state import Scope
 

@@ -8,7 +8,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 
 from redwood.clock import Clock
-from redwood.errors import NonDeterminism
+from redwood.errors import LeaseLost, NonDeterminism
 from redwood.model import Operation, OperationUpdate
 from redwood.sdk.lanes import Dependencies, Lane, current_lane
 from redwood.sdk.seam import Seam
@@ -50,7 +50,10 @@ class InvocationState:
         self.options = options
         self.codec = options.codec
         self.journal: dict[str, Operation] = {op.id: op for op in operations}
-        self.replaying = any(op.status.finished for op in self.journal.values())
+        # Replay lasts until the code has walked past every operation the journal holds as
+        # finished (a timer fired at claim time included); whatever it does after that is new.
+        self._unvisited = {op.id for op in self.journal.values() if op.status.finished}
+        self.replaying = bool(self._unvisited)
         self.fatal: BaseException | None = None
         self._token = 0
         self._pending: list[OperationUpdate] = []
@@ -67,13 +70,11 @@ class InvocationState:
         parent_id: str | None,
     ) -> Operation | None:
         """The journal's record for ``op_id``, checked against what the code calls now."""
-        if self._stop:
-            raise Stop()
-        if self._handback:
-            raise Suspend("the worker is shutting down", immediate=True)
+        self._obey_engine()
         if self.fatal is not None:
             raise self.fatal
         op = self.journal.get(op_id)
+        self._unvisited.discard(op_id)
         if op is None:
             self.replaying = False
             return None
@@ -81,8 +82,7 @@ class InvocationState:
                 or op.parent_id != parent_id:
             self.fatal = self._nondeterminism(op, op_type, subtype, name, parent_id)
             raise self.fatal
-        if not op.status.finished:
-            self.replaying = False
+        self.replaying = op.status.finished and bool(self._unvisited)
         return op
 
     def _nondeterminism(
@@ -112,12 +112,14 @@ class InvocationState:
         """Make every queued update durable before going on (one commit, shared under load)."""
         with self._commit_lock:
             self._commit(self._take(None, everything=True))
+        self._obey_engine()
 
     def flush_for(self, lane: Lane | None) -> None:
         """Before a step body in ``lane`` runs: make durable what it depends on (everything
         queued, when anything it depends on is queued; see lanes.py)."""
         with self._commit_lock:
             self._commit(self._take(lane, everything=False))
+        self._obey_engine()
 
     def flush_soon(self) -> None:
         """Commit what is queued unless a commit is under way (it leaves the rest for the next
@@ -141,12 +143,26 @@ class InvocationState:
     def _commit(self, updates: list[OperationUpdate]) -> None:
         if not updates:
             return
-        result = self.seam.checkpoint(self._token, updates)
+        try:
+            result = self.seam.checkpoint(self._token, updates)
+        except LeaseLost as error:
+            # Another worker owns the execution now. Like a NonDeterminism, this must end
+            # the invocation even if user code catches it: no later operation may run here.
+            self.fatal = error
+            raise
         self._token = result.token
         for op in result.operations:
             self.journal[op.id] = op
         self._stop = self._stop or result.cancel_requested
         self._handback = self._handback or result.handback
+
+    def _obey_engine(self) -> None:
+        # A flush comes right before user code runs (a step body): a cancel or a hand-back
+        # learnt from its checkpoint must take effect before that code, not after it.
+        if self._stop:
+            raise Stop()
+        if self._handback:
+            raise Suspend("the worker is shutting down", immediate=True)
 
     def take_pending(self) -> list[OperationUpdate]:
         """Hand the not yet durable updates to the engine's final commit."""

@@ -437,8 +437,8 @@ def _commit_journals(connection: sqlite3.Connection, requests: list[_Request]) -
             "WHERE id = ?",
             releases,
         )
-    # Trees of executions: invoked children start, and an ending execution's outcome flows up
-    # to its parent and its cancellation down to its children, in the same transaction.
+    # Trees: invoked children start, cancelled ones stop, and an ending flows up to the parent
+    # and down to running children, all in this transaction.
     for write in accepted:
         if write.start_children or write.stop_children or write.outcome is not None:
             _change_tree(connection, write)

@@ -1,0 +1,237 @@
+"""Workers: claim ready executions under a lease, run them, renew, and hand them back."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import wait_until
+from redwood import (
+    App,
+    DurableContext,
+    ExecutionStatus,
+    LeaseLost,
+    ManualClock,
+    OperationStatus,
+    ValidationError,
+)
+
+
+def _two_steps(app: App, runs: Counter[str], gate: threading.Event | None = None,
+               entered: threading.Event | None = None) -> Any:
+    def first(n: int) -> int:
+        runs["first"] += 1
+        if entered is not None:
+            entered.set()
+        if gate is not None:
+            assert gate.wait(10), "the test never opened the gate"
+        return n + 1
+
+    def second(n: int) -> int:
+        runs["second"] += 1
+        return n * 2
+
+    @app.function
+    def two_steps(ctx: DurableContext, n: int) -> int:
+        return ctx.step(second, ctx.step(first, n))
+
+    return two_steps
+
+
+def test_background_worker_runs_executions_started_before_and_while_it_runs(app: App) -> None:
+    runs: Counter[str] = Counter()
+    fn = _two_steps(app, runs)
+    early = app.start(fn, 1, id="before")
+    with app.run_worker():
+        late = app.start(fn, 2, id="while")
+        assert early.result(timeout=10) == 4
+        assert late.result(timeout=10) == 6
+    assert runs == {"first": 2, "second": 2}
+
+
+def test_background_worker_resumes_a_wait_when_the_clock_passes_it(
+    app: App, clock: ManualClock
+) -> None:
+    @app.function
+    def nap(ctx: DurableContext) -> str:
+        ctx.wait(120)
+        return "rested"
+
+    with app.run_worker() as worker:
+        handle = app.start(nap, id="nap")
+        wait_until(lambda: handle.get().lease_owner is None and bool(handle.operations()),
+                   what="the execution to suspend in its wait")
+        wait_until(lambda: worker.in_flight == 0, what="the invocation to end")
+        clock.advance(120)
+        assert handle.result(timeout=10) == "rested"
+
+
+def test_worker_picks_up_executions_started_through_another_connection(
+    db_path: Path, clock: ManualClock
+) -> None:
+    runs: Counter[str] = Counter()
+    with App(db_path, clock=clock) as client_side, App(db_path, clock=clock) as worker_side:
+        _two_steps(worker_side, runs)
+        _two_steps(client_side, Counter())
+        with worker_side.run_worker(poll_interval=0.01):
+            handle = client_side.start("two_steps", 5, id="remote")
+            assert handle.result(timeout=10) == 12
+    assert runs == {"first": 1, "second": 1}
+
+
+def test_worker_runs_invocations_concurrently(app: App) -> None:
+    together = threading.Barrier(4, timeout=10)
+
+    def meet() -> str:
+        together.wait()  # breaks (and fails the step) unless four bodies run at once
+        return "met"
+
+    @app.function
+    def f(ctx: DurableContext) -> str:
+        return ctx.step(meet)
+
+    with app.run_worker(concurrency=4):
+        handles = [app.start(f, id=f"meet-{i}") for i in range(4)]
+        assert [h.result(timeout=15) for h in handles] == ["met"] * 4
+
+
+def test_expired_lease_lets_another_worker_finish_the_execution(
+    app: App, clock: ManualClock
+) -> None:
+    runs: Counter[str] = Counter()
+    handle = app.start(_two_steps(app, runs), 1, id="orphan")
+    assert len(app.engine.claim("dead-worker", 1, 30.0)) == 1  # it claims, then "dies"
+    assert handle.get().lease_owner == "dead-worker"
+    rescuer = app.worker()
+    assert rescuer.drain() == 0  # the lease still holds
+    clock.advance(29.9)
+    assert rescuer.drain() == 0
+    clock.advance(0.1)
+    assert rescuer.drain() == 1
+    assert handle.result(timeout=5) == 4
+    assert runs == {"first": 1, "second": 1}
+    execution = handle.get()
+    assert execution.invocations == 2 and execution.lease_owner is None
+
+
+def test_a_worker_that_lost_its_lease_cannot_write(app: App, clock: ManualClock) -> None:
+    runs: Counter[str] = Counter()
+    handle = app.start(_two_steps(app, runs), 1, id="zombie")
+    (stale,) = app.engine.claim("slow-worker", 1, 30.0)
+    clock.advance(31)
+    app.worker().drain()
+    assert handle.result(timeout=5) == 4
+    with pytest.raises(LeaseLost, match='"zombie"'):
+        app.engine.invoke(stale)  # the old holder wakes up and tries to carry on
+    assert handle.result(timeout=5) == 4
+    assert [e.type for e in handle.history()].count("ExecutionSucceeded") == 1
+    assert [op.result for op in handle.operations()] == ["2", "4"]
+
+
+def test_a_worker_that_lost_its_lease_stops_even_when_the_code_catches_everything(
+    app: App, clock: ManualClock
+) -> None:
+    runs: Counter[str] = Counter()
+
+    def body(i: int) -> int:
+        runs[f"s{i}"] += 1
+        return i
+
+    @app.function
+    def careless(ctx: DurableContext) -> str:
+        for i in range(3):
+            with contextlib.suppress(Exception):  # swallows everything, LeaseLost included
+                ctx.step(body, i, name=f"s{i}")
+        return "done"
+
+    handle = app.start(careless, id="careless")
+    (stale,) = app.engine.claim("slow-worker", 1, 30.0)
+    clock.advance(30)
+    app.worker().drain()
+    assert runs == {"s0": 1, "s1": 1, "s2": 1}
+    with pytest.raises(LeaseLost):
+        app.engine.invoke(stale)
+    # The stale invocation ran "s0" before it could know; once refused, it runs nothing more.
+    assert runs == {"s0": 2, "s1": 1, "s2": 1}
+    assert handle.result(timeout=5) == "done"
+
+
+def test_two_workers_never_run_the_same_execution(db_path: Path, clock: ManualClock) -> None:
+    runs: Counter[str] = Counter()
+    lock = threading.Lock()
+
+    def body(n: int) -> int:
+        with lock:
+            runs[str(n)] += 1
+        return n
+
+    def register(app: App) -> Any:
+        @app.function
+        def once(ctx: DurableContext, n: int) -> int:
+            return ctx.step(body, n) + ctx.step(body, n, name="again")
+
+        return once
+
+    with App(db_path, clock=clock) as one, App(db_path, clock=clock) as two:
+        register(one)
+        fn = register(two)
+        handles = [two.start(fn, n, id=f"n-{n}") for n in range(40)]
+        with one.run_worker(concurrency=4, poll_interval=0.01), \
+                two.run_worker(concurrency=4, poll_interval=0.01):
+            assert [h.result(timeout=20) for h in handles] == [2 * n for n in range(40)]
+        assert all(h.get().invocations == 1 for h in handles)
+    assert runs == {str(n): 2 for n in range(40)}
+
+
+def test_stop_hands_a_running_execution_back_at_its_next_step(app: App) -> None:
+    runs: Counter[str] = Counter()
+    gate, entered = threading.Event(), threading.Event()
+    fn = _two_steps(app, runs, gate, entered)
+    worker = app.worker().start()
+    app.engine.local = worker
+    handle = app.start(fn, 1, id="handed-back")
+    assert entered.wait(10)
+    worker.stop(grace=0)  # asks the invocation to hand the execution back
+    gate.set()
+    wait_until(lambda: handle.get().lease_owner is None, what="the execution to be handed back")
+    execution = handle.get()
+    assert execution.status is ExecutionStatus.RUNNING
+    assert runs == {"first": 1}  # the second body did not run on the stopping worker
+    (first,) = handle.operations()
+    assert (first.status, first.result) == (OperationStatus.SUCCEEDED, "2")
+    assert app.worker().drain() == 1
+    assert handle.result(timeout=5) == 4
+    assert runs == {"first": 1, "second": 1}
+
+
+def test_worker_keeps_the_lease_of_a_step_that_runs_longer_than_the_lease(
+    app: App, clock: ManualClock
+) -> None:
+    runs: Counter[str] = Counter()
+    gate, entered = threading.Event(), threading.Event()
+    fn = _two_steps(app, runs, gate, entered)
+    with app.run_worker(lease_seconds=30):
+        handle = app.start(fn, 1, id="long-step")
+        assert entered.wait(10)
+        for _ in range(3):  # 60 seconds in all: twice the lease
+            clock.advance(20)
+            wait_until(lambda: handle.get().lease_expires_at == clock.now() + 30, timeout=5,
+                       what="the worker to renew its lease")
+        gate.set()
+        assert handle.result(timeout=10) == 4
+    assert runs == {"first": 1, "second": 1}  # never claimed again while it ran
+    assert handle.get().invocations == 1
+
+
+def test_worker_concurrency_must_be_positive(app: App) -> None:
+    with pytest.raises(ValidationError, match="concurrency"):
+        app.worker(concurrency=0)
+
+
+def test_drain_runs_nothing_when_nothing_is_ready(app: App) -> None:
+    assert app.worker().drain() == 0
