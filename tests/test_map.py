@@ -284,7 +284,8 @@ def test_async_map_runs_items_as_tasks(app: App, clock: ManualClock) -> None:
 def test_worker_killed_mid_map_resumes_without_rerunning_completed_items(tmp_path: Path) -> None:
     database, runs = tmp_path / "crash.db", tmp_path / "runs.txt"
     script = Path(crash_map_app.__file__)
-    env = {**os.environ, "REDWOOD_FAULT": "commit.before:3"}
+    # The 5th commit: after the start and the worker's first heartbeat, two batches of items in.
+    env = {**os.environ, "REDWOOD_FAULT": "commit.before:5"}
     process = subprocess.run([sys.executable, str(script), str(database), str(runs), "100"],
                              env=env, timeout=120, capture_output=True)
     assert process.returncode == -signal.SIGKILL, process.stderr.decode()

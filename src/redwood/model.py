@@ -28,12 +28,18 @@ def _clip(text: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class ErrorRecord:
-    """A failure as recorded: the exception's qualified type, its MRO, message and traceback."""
+    """A failure as recorded: the exception's qualified type, its MRO, message and traceback.
+
+    ``data`` and ``stack_trace`` are kept as given by SDKs that send them (the AWS ErrorObject's
+    ErrorData and StackTrace), so such an SDK reads back exactly the error it recorded.
+    """
 
     type: str
     message: str
     mro: tuple[str, ...] = ()
     traceback: str | None = None
+    data: str | None = None
+    stack_trace: tuple[str, ...] | None = None
 
     @classmethod
     def from_exception(cls, error: BaseException) -> ErrorRecord:
@@ -49,14 +55,21 @@ class ErrorRecord:
 
     def to_json(self) -> dict[str, Any]:
         """The stored form."""
-        return {"type": self.type, "message": self.message, "mro": list(self.mro),
-                "traceback": self.traceback}
+        stored: dict[str, Any] = {"type": self.type, "message": self.message,
+                                  "mro": list(self.mro), "traceback": self.traceback}
+        if self.data is not None:
+            stored["data"] = self.data
+        if self.stack_trace is not None:
+            stored["stack_trace"] = list(self.stack_trace)
+        return stored
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ErrorRecord:
         """Read the stored form back."""
+        stack = data.get("stack_trace")
         return cls(type=data["type"], message=data["message"], mro=tuple(data.get("mro", ())),
-                   traceback=data.get("traceback"))
+                   traceback=data.get("traceback"), data=data.get("data"),
+                   stack_trace=None if stack is None else tuple(stack))
 
 
 @dataclass(frozen=True, slots=True)

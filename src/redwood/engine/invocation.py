@@ -49,6 +49,8 @@ class Invocation:
         self._failed: BaseException | None = None
         self._started = clock.now()
         self._fire_due_timers(self._started)
+        # What the engine changed on its own while claiming (timers fired, events delivered).
+        self.changed_at_claim: frozenset[str] = frozenset(self._unsaved)
 
     def _fire_due_timers(self, now: float) -> None:
         # Timers are resolved when the execution is claimed, and written with its first commit:
@@ -158,18 +160,20 @@ class Invocation:
             if ending is not Ending.SUSPENDED:
                 for op, events in end_operations(list(self.operations.values()), now):
                     self._keep(op, events)
-            self._events.append(NewEvent(
-                type="InvocationCompleted",
-                details={"ending": ending.value, "started_at": self._started,
-                         "duration": now - self._started,
-                         "invocation": self.execution.invocations},
-            ))
+            completed: dict[str, object] = {
+                "ending": ending.value, "started_at": self._started,
+                "duration": now - self._started, "invocation": self.execution.invocations}
+            if ending is Ending.SUSPENDED and error is not None:
+                completed["error"] = error.to_json()  # the invocation crashed; it runs again
+            self._events.append(NewEvent(type="InvocationCompleted", details=completed))
             if ending is Ending.SUSPENDED:
                 # A wait recorded only now may have received its event here: run again to see it.
                 immediate = outcome.immediate or any(
                     op.subtype == WAIT_FOR_EVENT and op.status.finished for op in changed)
                 ready_at = now if immediate else transitions.next_due(
                     self.operations.values(), now)
+                if outcome.retry_after is not None:
+                    ready_at = earliest(ready_at, now + outcome.retry_after)
                 ready_at = earliest(ready_at, self.execution.timeout_at)
                 waiting = blocked.recorded_wait(self.operations.values())
                 self._commit(self._write(now, release=True, ready_at=ready_at,

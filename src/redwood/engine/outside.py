@@ -12,7 +12,12 @@ from typing import Any
 from redwood import names
 from redwood.engine import transitions
 from redwood.engine.engine import Engine
-from redwood.errors import CallbackAlreadyCompleted, ExecutionConflict, ValidationError
+from redwood.errors import (
+    CallbackAlreadyCompleted,
+    ExecutionConflict,
+    PayloadTooLarge,
+    ValidationError,
+)
 from redwood.model import ErrorRecord, Execution, NewEvent, Operation
 from redwood.store.base import CallbackWrite
 from redwood.types import OperationStatus
@@ -34,6 +39,24 @@ class Outside:
         callback_id = names.callback_id(callback_id)
         text = self._engine.codec.encode(payload, f'the result of callback "{callback_id}"')
         self._answer(callback_id, lambda op, now: transitions.complete_callback(op, now, text))
+
+    def callback_answer(
+        self, callback_id: str, result: str | None = None, error: ErrorRecord | None = None
+    ) -> None:
+        """Answer with a result already in stored form, or with a whole error record (what the
+        AWS callback API sends: raw result bytes, or an ErrorObject with data and stack trace)."""
+        callback_id = names.callback_id(callback_id)
+        stored = result if error is None else error.message
+        size = 0 if stored is None else len(stored.encode())
+        if size > self._engine.codec.max_bytes:
+            raise PayloadTooLarge(
+                f'Cannot store the answer of callback "{callback_id}": it is {size} bytes, above '
+                f"the limit of {self._engine.codec.max_bytes} bytes. Send a reference to the data "
+                "instead, or raise App(max_payload_bytes=...).",
+                callback_id=callback_id, size=size, limit=self._engine.codec.max_bytes,
+            )
+        self._answer(callback_id, lambda op, now: transitions.complete_callback(
+            op, now, result if error is None else None, error))
 
     def callback_failure(
         self, callback_id: str, message: str, error_type: str = "CallbackError"

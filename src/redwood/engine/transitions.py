@@ -6,6 +6,7 @@ applies them to its in-memory journal and hands the rows and events to the store
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
@@ -155,9 +156,12 @@ def _start_callback(update: OperationUpdate, now: float) -> tuple[Operation, lis
     # The SDK asks for timeouts in seconds; the journal keeps absolute deadlines, so a replay or
     # another worker sees the same ones.
     details: dict[str, Any] = dict(update.details or {})
+    if update.subtype != WAIT_FOR_EVENT and not details.get("callback_id"):
+        # An SDK that leaves the id to the service (the AWS data plane does) gets one here.
+        details["callback_id"] = new_callback_id()
     timeout = details.pop("timeout", None)
     details["timeout_at"] = None if timeout is None else now + timeout
-    if update.subtype is None:
+    if update.subtype != WAIT_FOR_EVENT:
         details["heartbeat_timeout"] = details.get("heartbeat_timeout")
         details["last_heartbeat_at"] = None
     op = Operation(
@@ -167,6 +171,11 @@ def _start_callback(update: OperationUpdate, now: float) -> tuple[Operation, lis
     )
     op = replace(op, due_at=callback_deadline(op))
     return op, [_event(op, "Started", dict(details))]
+
+
+def new_callback_id() -> str:
+    """A fresh, unguessable callback id (letters and digits only, so it fits any URL)."""
+    return secrets.token_hex(24)
 
 
 def callback_deadline(op: Operation) -> float | None:

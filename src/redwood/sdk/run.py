@@ -28,13 +28,18 @@ class Ending(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class InvocationOutcome:
-    """The invocation's end, with the checkpoint updates not yet durable."""
+    """The invocation's end, with the checkpoint updates not yet durable.
+
+    A SUSPENDED outcome with an ``error`` is an invocation that failed without ending its
+    execution (it crashed); ``retry_after`` then says when to run it again, in seconds.
+    """
 
     ending: Ending
     result: str | None = None
     error: ErrorRecord | None = None
     immediate: bool = False
     pending: list[OperationUpdate] = field(default_factory=list)
+    retry_after: float | None = None
 
 
 def _arguments(
