@@ -221,6 +221,10 @@ class Engine:
         """Let the branch threads go."""
         self.branch_threads.shutdown(wait=False)
 
+    def is_running(self, execution_id: str) -> bool:
+        """Whether an invocation of the execution runs in this process now."""
+        return execution_id in self._live
+
     def hand_back(self, execution_ids: list[str]) -> None:
         """Ask running invocations to suspend at their next operation (worker shutdown)."""
         for execution_id in execution_ids:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from concurrent.futures import Future
 
 from redwood.clock import Clock
 from redwood.engine import blocked, transitions
@@ -125,25 +126,59 @@ class Invocation:
 
     def checkpoint(self, token: int, updates: Sequence[OperationUpdate]) -> CheckpointResult:
         with self._lock:
-            if token != self._token:
-                raise LeaseLost(
-                    f'Execution "{self.execution_id}": checkpoint token {token} is stale (the '
-                    f"current one is {self._token}); each checkpoint must use the token the "
-                    "previous one returned.",
-                    execution_id=self.execution_id, token=token,
-                )
-            now = self._clock.now()
-            changed = self._apply(updates, now)
-            write = self._write(now)
+            now, changed, write = self._begin(token, updates)
             result = self._commit(write)
-            self._token += 1
-            if write.start_children and self._tree is not None:
-                self._tree.started()
-            self._cancel_requested = self._cancel_requested or result.cancel_requested
-            # Past its timeout, the execution stops at its next operation like a cancelled one;
-            # finish() then records it as TIMED_OUT.
-            stop = result.cancel_requested or timed_out(self.execution, now)
-            return CheckpointResult(self._token, tuple(changed), stop, self.handback)
+            return self._end(now, changed, write, result)
+
+    def submit_checkpoint(
+        self, token: int, updates: Sequence[OperationUpdate]
+    ) -> Future[CheckpointResult]:
+        """``checkpoint`` for an event loop: the commit joins the store's next shared one, and
+        the future completes with the result (no thread waits for it)."""
+        with self._lock:
+            if self._failed is not None:
+                raise self._failed
+            now, changed, write = self._begin(token, updates)
+            committed = self._store.submit_commit(write)
+        result: Future[CheckpointResult] = Future()
+
+        def settle(done: Future[CommitResult]) -> None:
+            error = done.exception()
+            if error is not None:
+                self._failed = error
+                result.set_exception(error)
+                return
+            with self._lock:
+                result.set_result(self._end(now, changed, write, done.result()))
+
+        committed.add_done_callback(settle)
+        return result
+
+    def _begin(
+        self, token: int, updates: Sequence[OperationUpdate]
+    ) -> tuple[float, list[Operation], JournalWrite]:
+        if token != self._token:
+            raise LeaseLost(
+                f'Execution "{self.execution_id}": checkpoint token {token} is stale (the '
+                f"current one is {self._token}); each checkpoint must use the token the "
+                "previous one returned.",
+                execution_id=self.execution_id, token=token,
+            )
+        now = self._clock.now()
+        changed = self._apply(updates, now)
+        self._token += 1
+        return now, changed, self._write(now)
+
+    def _end(
+        self, now: float, changed: list[Operation], write: JournalWrite, result: CommitResult
+    ) -> CheckpointResult:
+        if write.start_children and self._tree is not None:
+            self._tree.started()
+        self._cancel_requested = self._cancel_requested or result.cancel_requested
+        # Past its timeout, the execution stops at its next operation like a cancelled one;
+        # finish() then records it as TIMED_OUT.
+        stop = result.cancel_requested or timed_out(self.execution, now)
+        return CheckpointResult(self._token, tuple(changed), stop, self.handback)
 
     def get_state(self, token: int) -> list[Operation]:
         with self._lock:

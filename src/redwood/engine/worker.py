@@ -236,8 +236,11 @@ class Worker:
         leases = dict(self._leases)
         if leases:
             lost = self.engine.store.renew_leases(self.worker_id, leases, now, self.lease_seconds)
+            # An invocation that has just ended released its lease before leaving the table.
             for execution_id in lost & self._leases.keys():
-                _logger.warning("worker %s lost the lease of %s", self.worker_id, execution_id)
+                if self.engine.is_running(execution_id):
+                    _logger.warning("worker %s lost the lease of %s", self.worker_id,
+                                    execution_id)
         self._heartbeat()
 
     def _heartbeat(self, stopped: bool = False) -> None:

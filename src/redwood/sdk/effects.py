@@ -84,8 +84,7 @@ async def adrive(flow: Flow[T], state: InvocationState, io: Executor) -> T:
             elif isinstance(effect, Call):
                 value = await _call_async(loop, effect)
             elif state.may_need_flush(lane := current_lane.get(), effect.causal):
-                flush = partial(state.flush_for, lane) if effect.causal else state.flush
-                await loop.run_in_executor(io, flush)
+                await state.aflush(lane, effect.causal, io)
         except Exception as raised:
             error = raised
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -27,6 +28,12 @@ class Seam(Protocol):
 
     def checkpoint(self, token: int, updates: Sequence[OperationUpdate]) -> CheckpointResult:
         """Record ``updates`` durably; a stale ``token`` is refused."""
+        ...
+
+    def submit_checkpoint(
+        self, token: int, updates: Sequence[OperationUpdate]
+    ) -> Future[CheckpointResult]:
+        """``checkpoint`` without blocking: for invocations running on an event loop."""
         ...
 
     def get_state(self, token: int) -> list[Operation]:

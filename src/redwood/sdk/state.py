@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Iterable
 from concurrent.futures import Executor
 from dataclasses import dataclass
+from functools import partial
 
 from redwood.clock import Clock
 from redwood.errors import LeaseLost, NonDeterminism
 from redwood.model import Operation, OperationUpdate
 from redwood.sdk.lanes import Dependencies, Lane, current_lane
-from redwood.sdk.seam import Seam
+from redwood.sdk.seam import CheckpointResult, Seam
 from redwood.sdk.signals import Stop, Suspend
 from redwood.serde import Codec
 from redwood.types import OperationType
@@ -140,6 +142,28 @@ class InvocationState:
             self._dependencies.clear()
             return updates
 
+    async def aflush(self, lane: Lane | None, causal: bool, io: Executor) -> None:
+        """``flush`` / ``flush_for`` on an event loop: the commit is awaited, not waited for in
+        a thread. When another commit of this invocation is under way, wait for it in a thread
+        (the commit lock orders checkpoints, whichever path takes them)."""
+        loop = asyncio.get_running_loop()
+        if not self._commit_lock.acquire(blocking=False):
+            await loop.run_in_executor(io, partial(self.flush_for, lane) if causal else self.flush)
+            return
+        try:
+            updates = self._take(lane, everything=not causal)
+            if updates:
+                try:
+                    committed = self.seam.submit_checkpoint(self._token, updates)
+                    result = await asyncio.wrap_future(committed)
+                except LeaseLost as error:
+                    self.fatal = error
+                    raise
+                self._accept(result)
+        finally:
+            self._commit_lock.release()
+        self._obey_engine()
+
     def _commit(self, updates: list[OperationUpdate]) -> None:
         if not updates:
             return
@@ -150,6 +174,9 @@ class InvocationState:
             # the invocation even if user code catches it: no later operation may run here.
             self.fatal = error
             raise
+        self._accept(result)
+
+    def _accept(self, result: CheckpointResult) -> None:
         self._token = result.token
         for op in result.operations:
             self.journal[op.id] = op

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -133,6 +134,10 @@ class Store(Protocol):
         if it has one and both are still waiting, and (2) stops its child executions still
         RUNNING, as ``request_cancel`` does.
         """
+        ...
+
+    def submit_commit(self, write: JournalWrite) -> Future[CommitResult]:
+        """``commit`` for callers on an event loop: returns at once; the future holds the end."""
         ...
 
     def request_cancel(self, execution_id: str, now: float) -> Execution:

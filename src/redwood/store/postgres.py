@@ -12,6 +12,7 @@ import select
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -74,8 +75,12 @@ class PostgresStore:
             timeout=connect_timeout, name="redwood",
         )
         self._pool.open(wait=True, timeout=connect_timeout)
+        # The server groups concurrent commits itself: an async caller's commit only needs a
+        # thread to wait on its connection, one per connection at most.
+        self._committers = ThreadPoolExecutor(max_connections, thread_name_prefix="redwood-pg")
 
     def close(self) -> None:
+        self._committers.shutdown(wait=True)
         self._listener.close()
         self._pool.close()
 
@@ -128,6 +133,9 @@ class PostgresStore:
 
     def commit(self, write: JournalWrite) -> CommitResult:
         return self._write(lambda c: _commit(c, write))
+
+    def submit_commit(self, write: JournalWrite) -> Future[CommitResult]:
+        return self._committers.submit(self.commit, write)
 
     def request_cancel(self, execution_id: str, now: float) -> Execution:
         return self._write(lambda c: _request_cancel(c, execution_id, now))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Callable, Collection, Iterable
+from concurrent.futures import Future
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
@@ -70,13 +71,16 @@ _INSERT_EVENT = (
 
 
 class _Request:
-    __slots__ = ("done", "error", "fn", "journal", "value", "wake")
+    __slots__ = ("done", "error", "fn", "future", "journal", "value", "wake")
 
     def __init__(
-        self, fn: Callable[[sqlite3.Connection], Any] | None, journal: JournalWrite | None = None
+        self, fn: Callable[[sqlite3.Connection], Any] | None, journal: JournalWrite | None = None,
+        future: Future[Any] | None = None,
     ) -> None:
         self.fn = fn
         self.journal = journal
+        # Set for a caller that does not wait in a thread (the event loop): it gets a future.
+        self.future = future
         self.done = False
         self.value: Any = None
         self.error: BaseException | None = None
@@ -85,11 +89,23 @@ class _Request:
         self.wake.acquire()
 
 
+def _settle(request: _Request) -> None:
+    assert request.future is not None
+    if request.error is not None:
+        request.future.set_exception(request.error)
+    else:
+        request.future.set_result(request.value)
+
+
 class _GroupCommitter:
     """Leader/follower group commit. The thread that finds no commit in progress leads: it writes
     every queued request in one transaction (one fsync), then wakes each of them once and hands
     the lead to the first request that queued meanwhile. No thread hand-off on the uncontended
     path; under load every concurrent execution's checkpoint shares the same commit.
+
+    Callers on an event loop ``submit`` instead and get a future: when no thread of theirs can
+    lead, a background thread leads for them, so a step of an async execution costs no thread
+    hand-off of its own.
     """
 
     def __init__(self, connection: sqlite3.Connection) -> None:
@@ -97,6 +113,33 @@ class _GroupCommitter:
         self._lock = threading.Lock()
         self._queue: list[_Request] = []
         self._leading = False
+        self._background: threading.Semaphore | None = None
+
+    def submit(self, write: JournalWrite) -> Future[CommitResult]:
+        """Queue a checkpoint batch for the next shared transaction; the future tells the end."""
+        future: Future[CommitResult] = Future()
+        request = _Request(None, write, future)
+        with self._lock:
+            self._queue.append(request)
+            lead = not self._leading
+            self._leading = True
+        if lead:
+            self._wake_background()
+        return future
+
+    def _wake_background(self) -> None:
+        if self._background is None:
+            with self._lock:
+                if self._background is None:
+                    self._background = threading.Semaphore(0)
+                    threading.Thread(target=self._background_loop, args=(self._background,),
+                                     daemon=True, name="redwood-committer").start()
+        self._background.release()
+
+    def _background_loop(self, wake: threading.Semaphore) -> None:
+        while True:
+            wake.acquire()
+            self._lead()
 
     def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``fn`` inside the next shared transaction and return what it returns."""
@@ -129,9 +172,13 @@ class _GroupCommitter:
                 successor = self._queue[0] if self._queue else None
                 self._leading = successor is not None
             for request in batch:
-                if request.wake.locked():
+                if request.future is not None:
+                    _settle(request)
+                elif request.wake.locked():
                     request.wake.release()
-            if successor is not None:
+            if successor is not None and successor.future is not None:
+                self._wake_background()
+            elif successor is not None:
                 successor.wake.release()
 
     def _write(self, batch: list[_Request]) -> None:
@@ -242,6 +289,9 @@ class SQLiteStore:
 
     def commit(self, write: JournalWrite) -> CommitResult:
         return self._committer.commit(write)
+
+    def submit_commit(self, write: JournalWrite) -> Future[CommitResult]:
+        return self._committer.submit(write)
 
     def request_cancel(self, execution_id: str, now: float) -> Execution:
         return self._committer.run(lambda c: _request_cancel(c, execution_id, now))
