@@ -71,6 +71,8 @@ class _GroupCommitter:
         self._lock = threading.Lock()
         self._queue: list[_Request] = []
         self._leading = False
+        # Transactions committed; only the leader writes it (benchmarks read it).
+        self.commits = 0
 
     def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         request = _Request(fn)
@@ -111,6 +113,7 @@ class _GroupCommitter:
             if faults.ACTIVE:
                 faults.reach("commit.before")
             connection.execute("COMMIT")
+            self.commits += 1
             if faults.ACTIVE:
                 faults.reach("commit.after")
         except BaseException as error:
@@ -201,6 +204,11 @@ class SQLiteStore:
             "SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY name"
         ).fetchall()
         return [(name, sql) for name, sql in rows]
+
+    @property
+    def commits(self) -> int:
+        """Write transactions committed by this store object so far (one per group commit)."""
+        return self._committer.commits
 
     # --- writes ------------------------------------------------------------------------------
 
