@@ -20,14 +20,15 @@ MAP_AVAILABLE = callable(getattr(DurableContext, "map", None))
 MODE = "map" if MAP_AVAILABLE else "sequential (map pending)"
 
 
-def each(ctx: DurableContext, fn: Callable[[T], R], items: Sequence[T], name: str) -> list[R]:
-    """``fn(item)`` as a durable step for every item, results in item order."""
+def each(ctx: DurableContext, fn: Callable[..., R], items: Sequence[T], name: str) -> list[R]:
+    """``fn(item)`` (or ``fn(step_context, item)``) as a durable step for every item, results
+    in item order."""
     if MAP_AVAILABLE:
         return _by_map(ctx, fn, items, name)
     return [ctx.step(fn, item, name=name) for item in items]
 
 
-def _by_map(ctx: DurableContext, fn: Callable[[T], R], items: Sequence[T], name: str) -> list[R]:
+def _by_map(ctx: DurableContext, fn: Callable[..., R], items: Sequence[T], name: str) -> list[R]:
     def iteration(branch: DurableContext, item: T, *_: Any) -> R:
         return branch.step(fn, item, name=name)
 
