@@ -46,10 +46,10 @@ def unavailable(database: str) -> str | None:
     return None
 
 
-def run_backend(plan: Plan, database: str | None, chosen: list[Workload],
-                notes: list[str]) -> tuple[list[Figure], bool]:
+def run_backend(plan: Plan, database: str | None, chosen: list[Workload], notes: list[str],
+                scratch_root: Path) -> tuple[list[Figure], bool]:
     """Every chosen workload on one store; returns the figures and whether all succeeded."""
-    scratch = Path(tempfile.mkdtemp(prefix="bench-", suffix=".tmp", dir=RESULTS))
+    scratch = Path(tempfile.mkdtemp(prefix="bench-", suffix=".tmp", dir=scratch_root))
     url = database or str(scratch / "redwood.db")
     backend = backend_of(url)
     print(f"\n== Redwood on {backend}: {url}", flush=True)
@@ -109,7 +109,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
                       help="a smoke test of the harness (a few executions; figures mean nothing)")
     parser.add_argument("--database", action="append", default=[], metavar="URL",
                         help="a SQLite path or postgresql:// URL; repeat for several "
-                             "(default: a fresh SQLite file beside the results)")
+                             "(default: a fresh SQLite file in a scratch directory of --out)")
     parser.add_argument("--peers", action="store_true",
                         help="also run W1, W2, W3 on DBOS (needs the 'bench' extra)")
     parser.add_argument("--only", default="", help="comma-separated workloads, e.g. W1,W3")
@@ -131,7 +131,8 @@ def main(argv: list[str] | None = None) -> int:
     # W1 needs the commit floor to compare itself to.
     chosen = [w for w in ordered()
               if not only or w.key in only or (w.key == "floor" and "W1" in only)]
-    RESULTS.mkdir(parents=True, exist_ok=True)
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
     info = meta(args, plan)
     figures: list[Figure] = []
     notes: list[str] = []
@@ -142,16 +143,16 @@ def main(argv: list[str] | None = None) -> int:
             print(reason, flush=True)
             notes.append(reason)
             continue
-        measured, fine = run_backend(plan, database, chosen, notes)
+        measured, fine = run_backend(plan, database, chosen, notes, out)
         figures += measured
         ok &= fine
     if args.peers:
-        peer_figures, peer_notes = dbos_peer.run(plan, args.database, only, RESULTS)
+        peer_figures, peer_notes = dbos_peer.run(plan, args.database, only, out)
         figures += peer_figures
         notes += peer_notes
     info["load_after"] = _load()
     rows = report.ratios(figures, "redwood", "dbos")
-    json_path, md_path = report.write(args.out, info, figures, rows, notes)
+    json_path, md_path = report.write(out, info, figures, rows, notes)
     for row in rows:
         print(f"redwood/dbos {row['backend']:10} {row['workload']:4} {row['metric']:36} "
               f"{row['ratio']:.2f} ({row['better']} is better)")
