@@ -28,15 +28,20 @@ def warm_up(roundtrip: Roundtrip, count: int) -> None:
         roundtrip()
 
 
-def sequential(roundtrip: Roundtrip, count: int) -> Sequential:
-    """Time ``count`` round trips one after another."""
+def timed(roundtrip: Roundtrip, count: int) -> tuple[list[float], float]:
+    """``count`` round trips one after another: each one's seconds, and the total elapsed."""
     samples = []
     began = time.perf_counter()
     for _ in range(count):
         t0 = time.perf_counter()
         roundtrip()
         samples.append(time.perf_counter() - t0)
-    elapsed = time.perf_counter() - began
+    return samples, time.perf_counter() - began
+
+
+def sequential(roundtrip: Roundtrip, count: int) -> Sequential:
+    """Time ``count`` round trips one after another."""
+    samples, elapsed = timed(roundtrip, count)
     return Sequential(Summary.of_seconds(samples), count / elapsed)
 
 

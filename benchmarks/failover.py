@@ -67,7 +67,7 @@ def _wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
         time.sleep(0.01)
 
 
-def measure(database: str, count: int, lease: float) -> dict[str, dict[str, Any]]:
+def measure(database: str, count: int, lease: float) -> dict[str, Any]:
     """Kill the worker running ``count`` executions; time their resumption elsewhere."""
     app = App(database)
     fn = app.function(interrupted)
@@ -82,25 +82,34 @@ def measure(database: str, count: int, lease: float) -> dict[str, dict[str, Any]
 
         _wait_for(in_work_step, 60, "the doomed worker to reach the second step")
         survivor = _spawn(database, "survivor", lease)
+        held = [h.get() for h in handles]
         os.kill(doomed.pid, signal.SIGKILL)
         killed_at = time.time()
         doomed.wait()
-        expiries = [h.get().lease_expires_at or killed_at for h in handles]
+        after = [h.get() for h in handles]
         resumed = [h.result(timeout=lease + 60) for h in handles]
-        invocations = [h.get().invocations for h in handles]
+        final = [h.get().invocations for h in handles]
     finally:
         for process in (doomed, survivor):
             if process is not None and process.poll() is None:
                 process.kill()
                 process.wait()
         app.close()
+    mark = f":{doomed.pid}:"
+    # The lease that had to lapse: the dead worker's, as it stood when it died (re-read after
+    # the kill in case it changed in between, unless the survivor had already taken over).
+    expiries = [(a if mark in (a.lease_owner or "") else h).lease_expires_at or killed_at
+                for h, a in zip(held, after, strict=True)]
     return {
         "resume_after_kill": Summary.of_seconds([r - killed_at for r in resumed]).as_dict(),
         "lease_remaining": Summary.of_seconds([e - killed_at for e in expiries]).as_dict(),
         "detection": Summary.of_seconds(
             [r - e for r, e in zip(resumed, expiries, strict=True)]).as_dict(),
-        # 2 each: one on the doomed worker, one on the survivor; more means extra claims.
-        "invocations": {"max": max(invocations), "total": sum(invocations)},
+        # Invocations the dead worker had started: 1 each, unless it re-claimed executions
+        # whose lease it failed to renew while their step ran.
+        "doomed_invocations_max": max(h.invocations for h in held),
+        "resumed_before_kill": sum(r < killed_at for r in resumed),
+        "invocations_max": max(final),
     }
 
 
@@ -114,7 +123,9 @@ def w5(bench: Bench) -> list[Figure]:
     plan = bench.plan
     data = measure(database, plan.failover_executions, plan.lease_seconds)
     shared = {"executions": plan.failover_executions, "lease_seconds": plan.lease_seconds,
-              "invocations_max": data["invocations"]["max"]}
+              "invocations_max": data["invocations_max"],
+              "doomed_invocations_max": data["doomed_invocations_max"],
+              "resumed_before_kill": data["resumed_before_kill"]}
     resume, remaining, detection = (data["resume_after_kill"], data["lease_remaining"],
                                     data["detection"])
     return [

@@ -32,31 +32,35 @@ class Plan:
     sleep_seconds: float
     failover_executions: int
     lease_seconds: float
+    # Latency and rate loops are split into this many rounds, interleaved across contenders.
+    rounds: int
 
 
 PLANS = {
     "full": Plan("full", warmup=50, sequential=500, clients=50, per_client=40, counter=500,
                  pipeline=100, floor_commits=1000, sleepers=1000, sleep_seconds=2.0,
-                 failover_executions=10, lease_seconds=5.0),
+                 failover_executions=10, lease_seconds=5.0, rounds=5),
     "quick": Plan("quick", warmup=20, sequential=150, clients=50, per_client=8, counter=150,
                   pipeline=30, floor_commits=300, sleepers=200, sleep_seconds=2.0,
-                  failover_executions=5, lease_seconds=3.0),
+                  failover_executions=5, lease_seconds=3.0, rounds=3),
     # A smoke test of the harness itself (the test suite runs it): figures mean nothing.
     "tiny": Plan("tiny", warmup=1, sequential=4, clients=3, per_client=2, counter=4,
                  pipeline=2, floor_commits=10, sleepers=8, sleep_seconds=1.0,
-                 failover_executions=2, lease_seconds=1.0),
+                 failover_executions=2, lease_seconds=1.0, rounds=2),
 }
 
 
 @dataclass
 class Bench:
-    """What a workload gets: the plan, the store it runs on, and a scratch directory."""
+    """What a workload gets: the plan, the store it runs on, a scratch directory, the app
+    (None when only peers are measured on this store), and the peers to interleave with."""
 
     plan: Plan
     backend: str
     database: str
     scratch: Path
     app: Any
+    peers: list[Any] = field(default_factory=list)
     # Figures measured earlier in the same run, e.g. the commit floor W1 compares itself to.
     shared: dict[str, Any] = field(default_factory=dict)
 

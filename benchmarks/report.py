@@ -25,8 +25,8 @@ def _met(figure: Figure) -> str:
 def _notes(figure: Figure) -> str:
     d = figure.details
     keys = ("p90", "p99", "commits_per_execution", "floor_ms", "fanout",
-            "python_objects_per_execution", "lease_seconds", "invocations_max", "journal_mode",
-            "how")
+            "python_objects_per_execution", "lease_seconds", "invocations_max",
+            "doomed_invocations_max", "resumed_before_kill", "journal_mode", "how")
     parts = [f"{k}={_number(d[k]) if isinstance(d[k], float) else d[k]}" for k in keys if k in d]
     return ", ".join(parts)
 

@@ -47,8 +47,9 @@ def unavailable(database: str) -> str | None:
 
 
 def run_backend(plan: Plan, database: str | None, chosen: list[Workload], notes: list[str],
-                scratch_root: Path) -> tuple[list[Figure], bool]:
-    """Every chosen workload on one store; returns the figures and whether all succeeded."""
+                scratch_root: Path, peers: bool, databases: list[str]) -> tuple[list[Figure], bool]:
+    """Every chosen workload on one store, with DBOS on the same kind of store interleaved when
+    ``peers``; returns the figures and whether all succeeded."""
     scratch = Path(tempfile.mkdtemp(prefix="bench-", suffix=".tmp", dir=scratch_root))
     url = database or str(scratch / "redwood.db")
     backend = backend_of(url)
@@ -58,15 +59,57 @@ def run_backend(plan: Plan, database: str | None, chosen: list[Workload], notes:
     figures: list[Figure] = []
     ok = True
     try:
+        if peers:
+            bench.peers = _start_peers(backend, databases, scratch, notes)
         with app.run_worker():
             for item in (w for w in chosen if w.in_process):
                 ok &= _run_one(item, bench, figures, notes)
+        _close(bench)
         for item in (w for w in chosen if not w.in_process):
             ok &= _run_one(item, bench, figures, notes)
     finally:
+        _close(bench)
         app.close()
         shutil.rmtree(scratch, ignore_errors=True)
     return figures, ok
+
+
+def run_peers_only(plan: Plan, backend: str, chosen: list[Workload], notes: list[str],
+                   scratch_root: Path, databases: list[str]) -> list[Figure]:
+    """DBOS alone on a kind of store Redwood did not run on (no ratio, but the same loops)."""
+    figures: list[Figure] = []
+    with tempfile.TemporaryDirectory(prefix="peers-", suffix=".tmp", dir=scratch_root) as tmp:
+        bench = Bench(plan, backend, "", Path(tmp), None)
+        bench.peers = _start_peers(backend, databases, Path(tmp), notes)
+        if not bench.peers:
+            return figures
+        print(f"\n== peers only on {backend}", flush=True)
+        try:
+            for item in (w for w in chosen if w.key in dbos_peer.WORKLOADS):
+                _run_one(item, bench, figures, notes)
+        finally:
+            _close(bench)
+    return figures
+
+
+def _start_peers(backend: str, databases: list[str], scratch: Path,
+                 notes: list[str]) -> list[Any]:
+    reason = dbos_peer.missing()
+    if reason:
+        if reason not in notes:
+            notes.append(reason)
+        return []
+    try:
+        return [dbos_peer.start(backend, databases, scratch)]
+    except Exception as error:
+        notes.append(f"DBOS on {backend} skipped: {type(error).__name__}: {error}")
+        return []
+
+
+def _close(bench: Bench) -> None:
+    for peer in bench.peers:
+        peer.close()
+    bench.peers = []
 
 
 def _run_one(item: Workload, bench: Bench, figures: list[Figure], notes: list[str]) -> bool:
@@ -137,19 +180,23 @@ def main(argv: list[str] | None = None) -> int:
     figures: list[Figure] = []
     notes: list[str] = []
     ok = True
+    covered = set()
     for database in args.database or [None]:
         reason = unavailable(database) if database else None
         if reason:
             print(reason, flush=True)
             notes.append(reason)
             continue
-        measured, fine = run_backend(plan, database, chosen, notes, out)
+        measured, fine = run_backend(plan, database, chosen, notes, out, args.peers,
+                                     args.database)
+        covered.add(backend_of(database or "redwood.db"))
         figures += measured
         ok &= fine
     if args.peers:
-        peer_figures, peer_notes = dbos_peer.run(plan, args.database, only, out)
-        figures += peer_figures
-        notes += peer_notes
+        # DBOS on both kinds of system database, also where Redwood did not run (no ratio).
+        for backend in ("sqlite", "postgresql"):
+            if backend not in covered:
+                figures += run_peers_only(plan, backend, chosen, notes, out, args.database)
     info["load_after"] = _load()
     rows = report.ratios(figures, "redwood", "dbos")
     json_path, md_path = report.write(out, info, figures, rows, notes)

@@ -1,11 +1,13 @@
-"""The in-process workloads: the commit floor, W1, W2 and W3 on Redwood with an embedded worker."""
+"""The in-process workloads: the commit floor, W1, W2 and W3, on Redwood with an embedded
+worker, interleaved round by round with the raw commit probe and with any peers (DBOS)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
-from benchmarks import drive, fanout, floor
+from benchmarks import contenders, drive, fanout, floor
+from benchmarks.contenders import Contender, Local
 from benchmarks.functions import PIPELINE_RESULT, STEPS, VIDEO, Functions
 from benchmarks.model import (
     W1_BACK_TO_BACK,
@@ -17,9 +19,38 @@ from benchmarks.model import (
     Target,
 )
 from benchmarks.registry import Bench, workload
+from benchmarks.stats import Summary
 from redwood import App, DurableFunction
 
-SYSTEM = "redwood"
+REDWOOD = "redwood"
+RAW = "raw commit"
+
+
+class Meter:
+    """Counts the store's commits made during each round trip of a sequential loop."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self.per_call: list[int] = []
+
+    def commits(self) -> int | None:
+        value = getattr(self.app.store, "commits", None)
+        return value if isinstance(value, int) else None
+
+    def wrap(self, run: drive.Roundtrip) -> drive.Roundtrip:
+        def counted() -> None:
+            before = self.commits()
+            run()
+            after = self.commits()
+            if before is not None and after is not None:
+                self.per_call.append(after - before)
+
+        return counted
+
+    def mean_of_last(self, count: int) -> float | None:
+        """Commits per round trip over the last ``count`` (the measured ones)."""
+        tail = self.per_call[-count:]
+        return sum(tail) / len(tail) if len(tail) == count else None
 
 
 def roundtrip(app: App, function: DurableFunction[Any, Any], payload: Any,
@@ -34,95 +65,122 @@ def roundtrip(app: App, function: DurableFunction[Any, Any], payload: Any,
     return run
 
 
-def commits(app: App) -> int | None:
-    """The store's commit counter, when it keeps one."""
-    value = getattr(app.store, "commits", None)
-    return value if isinstance(value, int) else None
+def _contenders(bench: Bench, workload: str, run: drive.Roundtrip | None) -> list[Contender]:
+    mine: list[Contender] = [] if run is None else [Local(REDWOOD, {workload: run})]
+    return mine + list(bench.peers)
 
 
-def latency_figure(bench: Bench, key: str, metric: str, result: drive.Sequential,
-                   target: Target | None, **details: Any) -> Figure:
-    """A median latency figure with the distribution in its details."""
-    return Figure(SYSTEM, bench.backend, key, metric, result.latency.median, "ms", target,
-                  details={**result.latency.as_dict(), **details})
+def peer_details(bench: Bench, system: str) -> dict[str, Any]:
+    """What a peer said about itself (version, journal mode...), for its figures."""
+    for peer in bench.peers:
+        if peer.system == system:
+            return {k: v for k, v in getattr(peer, "info", {}).items() if k != "w2_fanout"}
+    return {}
+
+
+def _latency(bench: Bench, system: str, workload: str, metric: str, result: drive.Sequential,
+             target: Target | None, **details: Any) -> Figure:
+    return Figure(system, bench.backend, workload, metric, result.latency.median, "ms", target,
+                  details={**result.latency.as_dict(), **peer_details(bench, system), **details})
 
 
 @workload("floor", "one durable commit (one small insert) on the same disk or server")
 def commit_floor(bench: Bench) -> list[Figure]:
-    """Median latency of one durable commit; W1 divides by it."""
-    if bench.backend == "sqlite":
-        summary = floor.sqlite_commit(bench.scratch, bench.plan.floor_commits)
-        how = "SQLite WAL, synchronous=FULL, one small insert, same directory as the store"
-    else:
-        summary = floor.postgres_commit(bench.database, bench.plan.floor_commits)
-        how = "PostgreSQL, one small insert per transaction, same server and database"
-    bench.shared["floor_ms"] = summary.median
-    return [Figure(SYSTEM, bench.backend, "floor", "commit median", summary.median, "ms",
-                   details={**summary.as_dict(), "how": how})]
+    """Median latency of one durable commit, measured alone (W1 measures it again, interleaved)."""
+    probe = floor.probe(bench.backend, bench.database, bench.scratch)
+    bench.shared["probe"] = probe
+    drive.warm_up(probe.commit, 20)
+    samples, _ = drive.timed(probe.commit, bench.plan.floor_commits)
+    summary = Summary.of_seconds(samples)
+    return [Figure(RAW, bench.backend, "floor", "commit median (alone)", summary.median, "ms",
+                   details={**summary.as_dict(), "how": probe.how})]
 
 
 @workload("W1", f"{STEPS} sequential trivial steps, start to result, embedded worker")
 def w1(bench: Bench) -> list[Figure]:
-    """Latency, back-to-back rate and 50-in-flight rate, for a sync and an async function."""
-    functions: Functions = bench.shared["functions"]
+    """Latency, back-to-back rate and in-flight rate, for a sync and an async function."""
     plan = bench.plan
     figures = []
-    for flavour, function in (("sync", functions.ten_steps), ("async", functions.ten_steps_async)):
-        run = roundtrip(bench.app, function, 0, STEPS)
-        drive.warm_up(run, plan.warmup)
-        before = commits(bench.app)
-        sequential = drive.sequential(run, plan.sequential)
-        after = commits(bench.app)
-        figures.append(latency_figure(bench, "W1", f"median latency ({flavour})", sequential,
-                                      W1_MEDIAN))
-        figures.extend(_floor_ratio(bench, flavour, sequential, before, after))
-        figures.append(Figure(SYSTEM, bench.backend, "W1", f"back-to-back ({flavour})",
-                              sequential.per_second, "exec/s", W1_BACK_TO_BACK,
-                              lower_is_better=False, details={"n": plan.sequential}))
-        drive.in_flight(run, plan.clients, 1)  # warm the worker's thread pool first
-        rate = drive.in_flight(run, plan.clients, plan.per_client)
-        figures.append(Figure(SYSTEM, bench.backend, "W1",
-                              f"{plan.clients} in flight ({flavour})", rate, "exec/s",
-                              W1_IN_FLIGHT if plan.clients == 50 else None,
-                              lower_is_better=False,
-                              details={"clients": plan.clients, "per_client": plan.per_client}))
+    for flavour in ("sync", "async"):
+        name = f"W1-{flavour}"
+        run, meter = None, None
+        if bench.app is not None:
+            functions: Functions = bench.shared["functions"]
+            function = functions.ten_steps if flavour == "sync" else functions.ten_steps_async
+            meter = Meter(bench.app)
+            run = meter.wrap(roundtrip(bench.app, function, 0, STEPS))
+        racers = _contenders(bench, name, run)
+        probe: floor.Probe | None = bench.shared.get("probe")
+        timed = racers + ([Local(RAW, {name: probe.commit})] if probe else [])
+        results = contenders.sequential(timed, name, plan.sequential, plan.warmup, plan.rounds)
+        for system, result in results.items():
+            if system == RAW:
+                figures.append(_latency(bench, RAW, "floor", f"commit median (with W1 {flavour})",
+                                        result, None))
+                continue
+            figures.append(_latency(bench, system, "W1", f"median latency ({flavour})", result,
+                                    W1_MEDIAN))
+            figures.append(Figure(system, bench.backend, "W1", f"back-to-back ({flavour})",
+                                  result.per_second, "exec/s", W1_BACK_TO_BACK,
+                                  lower_is_better=False,
+                                  details={"n": result.latency.n,
+                                           **peer_details(bench, system)}))
+        if meter is not None and RAW in results:
+            figures += _floor_ratio(bench, flavour, results[REDWOOD], results[RAW],
+                                    meter.mean_of_last(plan.sequential))
+        rates = contenders.in_flight(racers, name, plan.clients, plan.per_client, plan.rounds)
+        for system, rate in rates.items():
+            figures.append(Figure(system, bench.backend, "W1",
+                                  f"{plan.clients} in flight ({flavour})", rate, "exec/s",
+                                  W1_IN_FLIGHT if plan.clients == 50 else None,
+                                  lower_is_better=False,
+                                  details={"clients": plan.clients, "per_client": plan.per_client,
+                                           **peer_details(bench, system)}))
     return figures
 
 
-def _floor_ratio(bench: Bench, flavour: str, sequential: drive.Sequential, before: int | None,
-                 after: int | None) -> list[Figure]:
-    floor_ms = bench.shared.get("floor_ms")
-    if before is None or after is None or floor_ms is None:
+def _floor_ratio(bench: Bench, flavour: str, redwood: drive.Sequential, raw: drive.Sequential,
+                 per_execution: float | None) -> list[Figure]:
+    if per_execution is None:
         return []
-    per_execution = (after - before) / sequential.latency.n
-    floor_total = per_execution * floor_ms
-    return [Figure(SYSTEM, bench.backend, "W1", f"median / commit floor ({flavour})",
-                   sequential.latency.median / floor_total, "x", W1_FLOOR_RATIO,
+    floor_ms = per_execution * raw.latency.median
+    return [Figure(REDWOOD, bench.backend, "W1", f"median / commit floor ({flavour})",
+                   redwood.latency.median / floor_ms, "x", W1_FLOOR_RATIO,
                    details={"commits_per_execution": round(per_execution, 3),
-                            "commit_ms": round(floor_ms, 4),
-                            "floor_ms": round(floor_total, 4)})]
+                            "commit_ms": round(raw.latency.median, 4),
+                            "floor_ms": round(floor_ms, 4)})]
 
 
 @workload("W2", "video pipeline: validate, split into 10 chunks, encode each, assemble")
 def w2(bench: Bench) -> list[Figure]:
     """Start-to-result latency of the pipeline (trivial encode)."""
-    functions: Functions = bench.shared["functions"]
-    run = roundtrip(bench.app, functions.pipeline, VIDEO, PIPELINE_RESULT)
-    drive.warm_up(run, bench.plan.warmup // 5 + 1)
-    result = drive.sequential(run, bench.plan.pipeline)
-    return [latency_figure(bench, "W2", "median latency", result, None, fanout=fanout.MODE)]
+    run = None
+    if bench.app is not None:
+        functions: Functions = bench.shared["functions"]
+        run = roundtrip(bench.app, functions.pipeline, VIDEO, PIPELINE_RESULT)
+    results = contenders.sequential(_contenders(bench, "W2", run), "W2", bench.plan.pipeline,
+                                    bench.plan.warmup // 5 + 1, bench.plan.rounds)
+    modes = {p.system: getattr(p, "info", {}).get("w2_fanout") for p in bench.peers}
+    return [_latency(bench, system, "W2", "median latency", result, None,
+                     fanout=modes.get(system) or fanout.MODE)
+            for system, result in results.items()]
 
 
 @workload("W3", "counter: +1, +2, read, -1 -> 2")
 def w3(bench: Bench) -> list[Figure]:
     """Start-to-result latency of the counter."""
-    functions: Functions = bench.shared["functions"]
-    run = roundtrip(bench.app, functions.counter, None, 2)
-    drive.warm_up(run, bench.plan.warmup)
-    before = commits(bench.app)
-    result = drive.sequential(run, bench.plan.counter)
-    after = commits(bench.app)
-    details = {}
-    if before is not None and after is not None:
-        details["commits_per_execution"] = round((after - before) / bench.plan.counter, 3)
-    return [latency_figure(bench, "W3", "median latency", result, W3_MEDIAN, **details)]
+    run, meter = None, None
+    if bench.app is not None:
+        functions: Functions = bench.shared["functions"]
+        meter = Meter(bench.app)
+        run = meter.wrap(roundtrip(bench.app, functions.counter, None, 2))
+    results = contenders.sequential(_contenders(bench, "W3", run), "W3", bench.plan.counter,
+                                    bench.plan.warmup, bench.plan.rounds)
+    figures = []
+    for system, result in results.items():
+        details: dict[str, Any] = {}
+        if system == REDWOOD and meter is not None:
+            details["commits_per_execution"] = meter.mean_of_last(bench.plan.counter)
+        figures.append(_latency(bench, system, "W3", "median latency", result, W3_MEDIAN,
+                                **details))
+    return figures
