@@ -34,17 +34,25 @@ class Contender(Protocol):
 
 
 class Local:
-    """Round trips in this process."""
+    """Round trips in this process; a ``companion`` (the commit probe) is timed after each
+    sequential round trip, its samples kept in ``companion_samples``."""
 
-    def __init__(self, system: str, roundtrips: Mapping[str, drive.Roundtrip]) -> None:
+    def __init__(self, system: str, roundtrips: Mapping[str, drive.Roundtrip],
+                 companion: drive.Roundtrip | None = None) -> None:
         self.system = system
         self.roundtrips = roundtrips
+        self.companion = companion
+        self.companion_samples: list[float] = []
 
     def warm_up(self, workload: str, count: int) -> None:
         drive.warm_up(self.roundtrips[workload], count)
 
     def sequential(self, workload: str, count: int) -> tuple[list[float], float]:
-        return drive.timed(self.roundtrips[workload], count)
+        if self.companion is None:
+            return drive.timed(self.roundtrips[workload], count)
+        samples, elapsed, extra = drive.paired(self.roundtrips[workload], self.companion, count)
+        self.companion_samples += extra
+        return samples, elapsed
 
     def in_flight(self, workload: str, clients: int, per_client: int) -> tuple[int, float]:
         rate = drive.in_flight(self.roundtrips[workload], clients, per_client)
@@ -54,10 +62,10 @@ class Local:
 class Remote:
     """Round trips in a child process that serves JSON-line requests."""
 
-    def __init__(self, system: str, command: list[str]) -> None:
+    def __init__(self, system: str, command: list[str], cwd: str | None = None) -> None:
         self.system = system
         self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        text=True)
+                                        text=True, cwd=cwd)
         self.info: dict[str, Any] = self._read()
 
     def _read(self) -> dict[str, Any]:

@@ -39,6 +39,22 @@ def timed(roundtrip: Roundtrip, count: int) -> tuple[list[float], float]:
     return samples, time.perf_counter() - began
 
 
+def paired(roundtrip: Roundtrip, companion: Roundtrip,
+           count: int) -> tuple[list[float], float, list[float]]:
+    """Like ``timed``, with ``companion`` timed on its own after each round trip (the commit
+    probe, so that it sees the same moment's load); the elapsed time excludes it."""
+    samples, extra = [], []
+    began = time.perf_counter()
+    for _ in range(count):
+        t0 = time.perf_counter()
+        roundtrip()
+        t1 = time.perf_counter()
+        companion()
+        samples.append(t1 - t0)
+        extra.append(time.perf_counter() - t1)
+    return samples, time.perf_counter() - began - sum(extra), extra
+
+
 def sequential(roundtrip: Roundtrip, count: int) -> Sequential:
     """Time ``count`` round trips one after another."""
     samples, elapsed = timed(roundtrip, count)

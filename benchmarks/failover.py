@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.model import Figure
-from benchmarks.registry import Bench, workload
+from benchmarks.registry import ROOT, Bench, workload
 from benchmarks.stats import Summary
 from redwood import App, DurableContext, OperationStatus
 
@@ -49,7 +49,7 @@ def _spawn(database: str, role: str, lease: float) -> subprocess.Popen[str]:
     process = subprocess.Popen(
         [sys.executable, "-m", "benchmarks.failover", "--database", database,
          "--lease", str(lease)],
-        env={**os.environ, ROLE: role}, stdout=subprocess.PIPE, text=True,
+        env={**os.environ, ROLE: role}, stdout=subprocess.PIPE, text=True, cwd=ROOT,
     )
     assert process.stdout is not None
     line = process.stdout.readline()

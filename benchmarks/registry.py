@@ -15,6 +15,9 @@ from typing import Any
 
 from benchmarks.model import Figure
 
+# The repository root: child processes run ``python -m benchmarks...`` from here.
+ROOT = Path(__file__).resolve().parents[1]
+
 
 @dataclass(frozen=True, slots=True)
 class Plan:

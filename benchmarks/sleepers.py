@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.model import W4_P99_LATENESS, Figure
-from benchmarks.registry import Bench, workload
+from benchmarks.registry import ROOT, Bench, workload
 from benchmarks.stats import Summary
 from redwood import App, DurableContext, ExecutionStatus
 
@@ -89,7 +89,7 @@ def w4(bench: Bench) -> list[Figure]:
     out = subprocess.run(
         [sys.executable, "-m", "benchmarks.sleepers", "--database", database,
          "--count", str(plan.sleepers), "--sleep", str(plan.sleep_seconds)],
-        capture_output=True, text=True, timeout=600,
+        capture_output=True, text=True, timeout=600, cwd=ROOT,
     )
     if out.returncode != 0:
         raise RuntimeError(f"the W4 process failed: {out.stderr.strip()[-2000:]}")

@@ -98,26 +98,25 @@ def commit_floor(bench: Bench) -> list[Figure]:
 
 @workload("W1", f"{STEPS} sequential trivial steps, start to result, embedded worker")
 def w1(bench: Bench) -> list[Figure]:
-    """Latency, back-to-back rate and in-flight rate, for a sync and an async function."""
+    """Latency, back-to-back rate and in-flight rate, for a sync and an async function; each
+    Redwood execution is followed by one raw commit, timed apart, for the floor."""
     plan = bench.plan
+    probe: floor.Probe | None = bench.shared.get("probe")
     figures = []
     for flavour in ("sync", "async"):
         name = f"W1-{flavour}"
-        run, meter = None, None
+        mine: list[Contender] = []
+        meter, local = None, None
         if bench.app is not None:
             functions: Functions = bench.shared["functions"]
             function = functions.ten_steps if flavour == "sync" else functions.ten_steps_async
             meter = Meter(bench.app)
-            run = meter.wrap(roundtrip(bench.app, function, 0, STEPS))
-        racers = _contenders(bench, name, run)
-        probe: floor.Probe | None = bench.shared.get("probe")
-        timed = racers + ([Local(RAW, {name: probe.commit})] if probe else [])
-        results = contenders.sequential(timed, name, plan.sequential, plan.warmup, plan.rounds)
+            local = Local(REDWOOD, {name: meter.wrap(roundtrip(bench.app, function, 0, STEPS))},
+                          companion=probe.commit if probe else None)
+            mine = [local]
+        racers = mine + list(bench.peers)
+        results = contenders.sequential(racers, name, plan.sequential, plan.warmup, plan.rounds)
         for system, result in results.items():
-            if system == RAW:
-                figures.append(_latency(bench, RAW, "floor", f"commit median (with W1 {flavour})",
-                                        result, None))
-                continue
             figures.append(_latency(bench, system, "W1", f"median latency ({flavour})", result,
                                     W1_MEDIAN))
             figures.append(Figure(system, bench.backend, "W1", f"back-to-back ({flavour})",
@@ -125,8 +124,12 @@ def w1(bench: Bench) -> list[Figure]:
                                   lower_is_better=False,
                                   details={"n": result.latency.n,
                                            **peer_details(bench, system)}))
-        if meter is not None and RAW in results:
-            figures += _floor_ratio(bench, flavour, results[REDWOOD], results[RAW],
+        if local is not None and meter is not None and local.companion_samples:
+            raw = Summary.of_seconds(local.companion_samples)
+            figures.append(Figure(RAW, bench.backend, "floor",
+                                  f"commit median (after each W1 {flavour})", raw.median, "ms",
+                                  details=raw.as_dict()))
+            figures += _floor_ratio(bench, flavour, results[REDWOOD], raw,
                                     meter.mean_of_last(plan.sequential))
         rates = contenders.in_flight(racers, name, plan.clients, plan.per_client, plan.rounds)
         for system, rate in rates.items():
@@ -139,15 +142,15 @@ def w1(bench: Bench) -> list[Figure]:
     return figures
 
 
-def _floor_ratio(bench: Bench, flavour: str, redwood: drive.Sequential, raw: drive.Sequential,
+def _floor_ratio(bench: Bench, flavour: str, redwood: drive.Sequential, raw: Summary,
                  per_execution: float | None) -> list[Figure]:
     if per_execution is None:
         return []
-    floor_ms = per_execution * raw.latency.median
+    floor_ms = per_execution * raw.median
     return [Figure(REDWOOD, bench.backend, "W1", f"median / commit floor ({flavour})",
                    redwood.latency.median / floor_ms, "x", W1_FLOOR_RATIO,
                    details={"commits_per_execution": round(per_execution, 3),
-                            "commit_ms": round(raw.latency.median, 4),
+                            "commit_ms": round(raw.median, 4),
                             "floor_ms": round(floor_ms, 4)})]
 
 

@@ -64,7 +64,7 @@ def test_benchmark_tiny_writes_json_and_markdown_of_every_workload(tmp_path: Pat
         assert figure["system"] in ("redwood", "raw commit") and figure["backend"] == "sqlite"
         assert isinstance(figure["value"], float) and figure["value"] >= 0
     metrics = {(f["workload"], f["metric"]) for f in figures}
-    assert ("floor", "commit median (with W1 sync)") in metrics
+    assert ("floor", "commit median (after each W1 sync)") in metrics
     for flavour in ("sync", "async"):
         assert ("W1", f"median latency ({flavour})") in metrics
         assert ("W1", f"median / commit floor ({flavour})") in metrics

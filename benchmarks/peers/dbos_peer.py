@@ -11,6 +11,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from benchmarks import fanout
 from benchmarks.contenders import Remote
+from benchmarks.registry import ROOT
 
 try:  # the "postgres" extra
     import psycopg
@@ -64,4 +65,4 @@ def start(backend: str, databases: list[str], scratch: Path) -> Remote:
                "--system-database-url", url]
     if fanout.MAP_AVAILABLE:
         command.append("--fan-out")
-    return Remote(SYSTEM, command)
+    return Remote(SYSTEM, command, cwd=str(ROOT))
