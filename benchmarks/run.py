@@ -22,7 +22,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from benchmarks import failover, report, sleepers, standard  # noqa: F401  (they register workloads)
+from benchmarks import failover, pg, report, sleepers, standard  # noqa: F401 (they register workloads)
 from benchmarks.functions import Functions
 from benchmarks.model import Figure
 from benchmarks.peers import dbos_peer
@@ -54,6 +54,8 @@ def run_backend(plan: Plan, database: str | None, chosen: list[Workload], notes:
     url = database or str(scratch / "redwood.db")
     backend = backend_of(url)
     print(f"\n== Redwood on {backend}: {url}", flush=True)
+    if backend == "postgresql":
+        pg.create_database(url)
     app = App(url)
     bench = Bench(plan, backend, url, scratch, app, shared={"functions": Functions(app)})
     figures: list[Figure] = []

@@ -7,16 +7,10 @@ import importlib.util
 import sqlite3
 import sys
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-from benchmarks import fanout
+from benchmarks import fanout, pg
 from benchmarks.contenders import Remote
 from benchmarks.registry import ROOT
-
-try:  # the "postgres" extra
-    import psycopg
-except ImportError:  # pragma: no cover - depends on the installed extras
-    psycopg = None  # type: ignore[assignment]
 
 SYSTEM = "dbos"
 WORKLOADS = {"W1", "W2", "W3"}
@@ -43,15 +37,10 @@ def sqlite_system_database(directory: Path) -> str:
 def postgres_system_database(databases: list[str]) -> str:
     """The PostgreSQL server Redwood uses (or the local one), with a database of DBOS's own
     named after Redwood's plus ``_dbos``, dropped first so each run starts fresh."""
-    url = next((d for d in databases if d.startswith("postgres")), DEFAULT_POSTGRES)
-    parts = urlsplit(url)
-    name = (parts.path.strip("/") or "redwood_bench") + "_dbos"
-    if psycopg is None:
-        raise RuntimeError("psycopg is missing (the 'postgres' extra)")
-    admin = urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(admin, autocommit=True, connect_timeout=3) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    return urlunsplit(parts._replace(path=f"/{name}"))
+    redwood = next((d for d in databases if d.startswith("postgres")), DEFAULT_POSTGRES)
+    url = pg.sibling(redwood, "_dbos")
+    pg.drop_database(url)
+    return url
 
 
 def start(backend: str, databases: list[str], scratch: Path) -> Remote:
