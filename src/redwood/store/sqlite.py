@@ -113,6 +113,8 @@ class _GroupCommitter:
         self._lock = threading.Lock()
         self._queue: list[_Request] = []
         self._leading = False
+        # Transactions committed; only the leader writes it (benchmarks read it).
+        self.commits = 0
         self._background: threading.Semaphore | None = None
 
     def submit(self, write: JournalWrite) -> Future[CommitResult]:
@@ -198,6 +200,7 @@ class _GroupCommitter:
             if faults.ACTIVE:
                 faults.reach("commit.before")
             connection.execute("COMMIT")
+            self.commits += 1
             if faults.ACTIVE:
                 faults.reach("commit.after")
         except BaseException as error:
@@ -273,6 +276,11 @@ class SQLiteStore:
             "SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY name"
         ).fetchall()
         return [(name, sql) for name, sql in rows]
+
+    @property
+    def commits(self) -> int:
+        """Write transactions committed by this store object so far (one per group commit)."""
+        return self._committer.commits
 
     # --- writes ------------------------------------------------------------------------------
 

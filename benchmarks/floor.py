@@ -1,0 +1,87 @@
+"""The commit floor: one durable commit of one small insert, on the same disk or server.
+
+A Redwood execution cannot be faster than the commits it needs (DESIGN.md, performance model);
+W1 reports its ratio to (commits per execution) x (median commit), with the commits timed in
+rounds interleaved with W1's own, so that both see the same load.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Protocol
+
+try:  # the "postgres" extra; only needed when PostgreSQL is measured
+    import psycopg
+except ImportError:  # pragma: no cover - depends on the installed extras
+    psycopg = None  # type: ignore[assignment]
+
+
+class Probe(Protocol):
+    """Makes one durable commit per call."""
+
+    how: str
+
+    def commit(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class SQLiteProbe:
+    """A SQLite file in ``directory``: WAL, synchronous=FULL, one small insert per commit."""
+
+    how = "SQLite WAL, synchronous=FULL, one small insert, same directory as the store"
+
+    def __init__(self, directory: Path) -> None:
+        self.path = directory / "commit-floor.db"
+        self._connection = sqlite3.connect(self.path, isolation_level=None,
+                                           check_same_thread=False)
+        self._connection.execute("PRAGMA journal_mode = WAL")
+        self._connection.execute("PRAGMA synchronous = FULL")
+        self._connection.execute(
+            "CREATE TABLE IF NOT EXISTS floor (id INTEGER PRIMARY KEY, note TEXT)")
+        self._n = 0
+
+    def commit(self) -> None:
+        self._n += 1
+        self._connection.execute("BEGIN IMMEDIATE")
+        self._connection.execute("INSERT INTO floor (note) VALUES (?)", (f"commit {self._n}",))
+        self._connection.execute("COMMIT")
+
+    def close(self) -> None:
+        self._connection.close()
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+
+
+class PostgresProbe:
+    """The PostgreSQL server at ``url``: one small insert per transaction, the server's own
+    durability settings (synchronous_commit as configured)."""
+
+    how = "PostgreSQL, one small insert per transaction, same server and database"
+
+    def __init__(self, url: str) -> None:
+        if psycopg is None:
+            raise RuntimeError("measuring PostgreSQL needs psycopg: "
+                               "pip install 'redwood[postgres]'")
+        self._connection = psycopg.connect(url, autocommit=True)
+        self._connection.execute("CREATE TABLE IF NOT EXISTS redwood_bench_floor "
+                                 "(id BIGSERIAL PRIMARY KEY, note TEXT)")
+        self._connection.autocommit = False
+        self._n = 0
+
+    def commit(self) -> None:
+        self._n += 1
+        self._connection.execute("INSERT INTO redwood_bench_floor (note) VALUES (%s)",
+                                 (f"commit {self._n}",))
+        self._connection.commit()
+
+    def close(self) -> None:
+        self._connection.autocommit = True
+        self._connection.execute("DROP TABLE IF EXISTS redwood_bench_floor")
+        self._connection.close()
+
+
+def probe(backend: str, database: str, scratch: Path) -> Probe:
+    """The probe for a store: beside the SQLite file, or on the same PostgreSQL database."""
+    return SQLiteProbe(scratch) if backend == "sqlite" else PostgresProbe(database)
