@@ -5,11 +5,11 @@ Times are ISO 8601 in UTC, durations are seconds, stored values are decoded JSON
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Any
 
-from redwood.model import ErrorRecord, Execution, HistoryEvent, Operation
+from redwood.model import Execution, HistoryEvent, Operation
+from redwood.present import error_data, stored_value
 
 
 def iso(timestamp: float | None) -> str | None:
@@ -17,21 +17,6 @@ def iso(timestamp: float | None) -> str | None:
     if timestamp is None:
         return None
     return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="milliseconds")
-
-
-def stored_value(text: str | None) -> Any:
-    """A stored value as data (the raw text when a custom serde did not write JSON)."""
-    if text is None:
-        return None
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
-
-
-def error_record(error: ErrorRecord | None) -> dict[str, Any] | None:
-    """An error as data."""
-    return None if error is None else error.to_json()
 
 
 def span(start: float | None, end: float | None) -> float | None:
@@ -51,7 +36,7 @@ def execution_record(execution: Execution) -> dict[str, Any]:
         "invocations": execution.invocations,
         "input": stored_value(execution.input),
         "result": stored_value(execution.result),
-        "error": error_record(execution.error),
+        "error": error_data(execution.error),
         "cancel_requested": execution.cancel_requested,
         "ready_at": iso(execution.ready_at),
         "lease_owner": execution.lease_owner,
@@ -76,7 +61,7 @@ def operation_record(op: Operation) -> dict[str, Any]:
         "duration": span(op.started_at, op.ended_at),
         "due_at": iso(op.due_at),
         "result": stored_value(op.result),
-        "error": error_record(op.error),
+        "error": error_data(op.error),
         "details": op.details,
     }
 

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit, urlunsplit
 from rich.text import Text
 
 from redwood.model import ErrorRecord
+from redwood.present import duration as duration  # the CLI's formatters live together here
 from redwood.types import ExecutionStatus, OperationStatus
 
 _STATUS_STYLE = {
@@ -44,25 +45,6 @@ def local_time(timestamp: float | None) -> str:
 def clock_time(timestamp: float) -> str:
     """Epoch seconds as local time of day, to the millisecond."""
     return datetime.fromtimestamp(timestamp).astimezone().strftime("%H:%M:%S.%f")[:-3]
-
-
-def duration(seconds: float | None) -> str:
-    """A duration the way people say it: 850 ms, 2.41 s, 3m 20s, 5h 2m, 3d 4h."""
-    if seconds is None:
-        return "-"
-    seconds = max(0.0, seconds)
-    if seconds < 1:
-        return f"{seconds * 1000:.0f} ms"
-    if seconds < 60:
-        return f"{seconds:.2f} s"
-    minutes, secs = divmod(int(seconds), 60)
-    if minutes < 60:
-        return f"{minutes}m {secs}s"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 24:
-        return f"{hours}h {minutes}m"
-    days, hours = divmod(hours, 24)
-    return f"{days}d {hours}h"
 
 
 def summary(text: str | None, width: int = 60) -> str:

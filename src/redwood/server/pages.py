@@ -14,12 +14,12 @@ from starlette.routing import Route
 
 from redwood.engine.blocked import kind_now
 from redwood.model import Execution
+from redwood.present import duration, stored_value
 from redwood.server import fragments, timeline
 from redwood.server.context import context, json_body
 from redwood.server.errors import ApiError
 from redwood.server.query import execution_filter, history_query
 from redwood.server.security import SESSION_COOKIE
-from redwood.server.views import stored_value
 from redwood.types import BlockedKind, ExecutionStatus
 
 _FILTER_KEYS = ("function", "status", "blocked_on", "created_after", "created_before",
@@ -30,7 +30,7 @@ def environment() -> Environment:
     """The template environment: autoescaping on, so user payloads are always text."""
     env = Environment(loader=PackageLoader("redwood.server", "templates"), autoescape=True,
                       trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(ts=format_time, dur=timeline.duration, pretty=pretty_json,
+    env.filters.update(ts=format_time, dur=duration, pretty=pretty_json,
                        stored=stored_value, pathpart=lambda text: quote(str(text), safe=""))
     env.globals.update(statuses=list(ExecutionStatus), blocked_kinds=list(BlockedKind),
                        gantt_rows=fragments.gantt_rows, operation_rows=fragments.operation_rows,

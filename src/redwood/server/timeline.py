@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from redwood.model import Execution, HistoryEvent, Operation
+from redwood.present import duration
 from redwood.types import OperationStatus, OperationType
 
 # Narrower segments would vanish on screen; they are drawn this wide (in % of the chart).
@@ -117,24 +118,6 @@ def _segment(kind: str, a: float, b: float, label: str, start: float, span: floa
     width = max(min((b - a) / span * 100, 100.0 - left), _MIN_WIDTH)
     title = f"{label}: +{duration(a - start)} → +{duration(b - start)} ({duration(b - a)})"
     return Segment(kind, a, b, round(min(left, 100 - _MIN_WIDTH), 3), round(width, 3), title)
-
-
-def duration(seconds: float | None) -> str:
-    """A duration for people: 850 ms, 12.4 s, 3 m 05 s, 2 h 10 m, 3 d 4 h."""
-    if seconds is None:
-        return "—"
-    if seconds < 1:
-        return f"{seconds * 1000:.0f} ms"
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    minutes, secs = divmod(int(seconds), 60)
-    if minutes < 60:
-        return f"{minutes} m {secs:02d} s"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 48:
-        return f"{hours} h {minutes:02d} m"
-    days, hours = divmod(hours, 24)
-    return f"{days} d {hours} h"
 
 
 def clock_text(moment: float | None) -> str:

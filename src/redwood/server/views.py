@@ -2,28 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from redwood.engine.blocked import BlockedOn, kind_now
-from redwood.model import ErrorRecord, Execution, HistoryEvent, Operation
-
-
-def stored_value(text: str | None) -> Any:
-    """A stored payload as a JSON value (the raw text when a custom serde wrote non-JSON)."""
-    if text is None:
-        return None
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
-
-
-def error_json(error: ErrorRecord | None) -> dict[str, Any] | None:
-    """An error record as JSON."""
-    if error is None:
-        return None
-    return {"type": error.type, "message": error.message, "traceback": error.traceback}
+from redwood.model import Execution, HistoryEvent, Operation
+from redwood.present import error_data, stored_value
 
 
 def execution_summary(execution: Execution, now: float) -> dict[str, Any]:
@@ -50,7 +33,7 @@ def execution_detail(
     body.update({
         "input": stored_value(execution.input),
         "result": stored_value(execution.result),
-        "error": error_json(execution.error),
+        "error": error_data(execution.error),
         "parent_operation_id": execution.parent_operation_id,
         "invocations": execution.invocations,
         "cancel_requested": execution.cancel_requested,
@@ -75,7 +58,7 @@ def operation_json(op: Operation) -> dict[str, Any]:
         "status": op.status.value,
         "attempt": op.attempt,
         "result": stored_value(op.result),
-        "error": error_json(op.error),
+        "error": error_data(op.error),
         "due_at": op.due_at,
         "started_at": op.started_at,
         "ended_at": op.ended_at,
