@@ -12,6 +12,7 @@ from redwood.cli.cancel import cancel_command
 from redwood.cli.common import RedwoodGroup
 from redwood.cli.db import db
 from redwood.cli.listing import list_command
+from redwood.cli.outside import callback, event
 from redwood.cli.serve import serve
 from redwood.cli.show import show_command
 from redwood.cli.start import start_command
@@ -36,3 +37,5 @@ main.add_command(cancel_command)
 main.add_command(serve)
 main.add_command(db)
 main.add_command(workers)
+main.add_command(callback)
+main.add_command(event)

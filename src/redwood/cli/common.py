@@ -126,3 +126,18 @@ def error_console() -> Console:
 def print_json(data: Any) -> None:
     """``data`` as indented JSON on stdout."""
     click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def parse_json(text: str | None, option: str) -> Any:
+    """The JSON value given to ``option`` (None when the option was not given)."""
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError as error:
+        raise ValidationError(
+            f"{option} is not valid JSON ({error}). Pass a JSON document, e.g. "
+            f"{option} '{{\"sku\": \"A-1\", \"quantity\": 2}}'; a string needs its quotes: "
+            f"{option} '\"text\"'.",
+            option=option, value=text,
+        ) from None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import click
@@ -17,6 +16,7 @@ from redwood.cli.common import (
     app_option,
     console,
     json_option,
+    parse_json,
     print_json,
 )
 from redwood.cli.records import execution_record
@@ -53,7 +53,7 @@ def start_command(
     if timeout is not None and not wait:
         raise click.UsageError("--timeout only applies with --wait.")
     app_spec, function = (None, targets[0]) if len(targets) == 1 else targets
-    value = _parse_input(input_text)
+    value = parse_json(input_text, "--input")
     with load_app(app_spec or app_spec_option, database) as app:
         _check_input(app, function, input_text)
         handle: ExecutionHandle[Any] = app.client.start(function, value, id=execution_id)
@@ -65,20 +65,6 @@ def start_command(
         _print(handle.id, handle.created, execution, wait)
     if wait and execution.status is not ExecutionStatus.SUCCEEDED:
         raise click.exceptions.Exit(EXIT_FAILURE)
-
-
-def _parse_input(text: str | None) -> Any:
-    if text is None:
-        return None
-    try:
-        return json.loads(text)
-    except ValueError as error:
-        raise ValidationError(
-            f"--input is not valid JSON ({error}). Pass a JSON document, e.g. "
-            "--input '{\"sku\": \"A-1\", \"quantity\": 2}'; a string needs its quotes: "
-            "--input '\"text\"'.",
-            input=text,
-        ) from None
 
 
 def _check_input(app: App, function: str, text: str | None) -> None:
