@@ -3,7 +3,6 @@ application over the test app (real SQLite file, manual clock), and an HTTP clie
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
+from conftest import wait_until
 from redwood import App, DurableContext, RetryPolicy
 from redwood.engine.registry import DurableFunction
 from redwood.server import create_app
@@ -84,14 +84,4 @@ def secured(app: App, functions: Functions) -> Iterator[TestClient]:
 @pytest.fixture
 def until() -> Callable[..., None]:
     """wait_until: poll a predicate with a deadline (no fixed sleeps)."""
-
-    def wait(predicate: Callable[[], bool], timeout: float = 10.0, what: str = "it") -> None:
-        deadline = time.monotonic() + timeout
-        delay = 0.001
-        while not predicate():
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-            time.sleep(delay)  # back-off between checks, not a wait for something to happen
-            delay = min(delay * 2, 0.05)
-
-    return wait
+    return wait_until
