@@ -147,6 +147,14 @@ class InvocationState:
         a thread. When another commit of this invocation is under way, wait for it in a thread
         (the commit lock orders checkpoints, whichever path takes them)."""
         loop = asyncio.get_running_loop()
+        if len(asyncio.all_tasks(loop)) <= 1:
+            # Alone on the loop: nothing else can be kept waiting, so commit in this thread
+            # like a sync invocation does (no hand-off to the committer and back).
+            if causal:
+                self.flush_for(lane)
+            else:
+                self.flush()
+            return
         if not self._commit_lock.acquire(blocking=False):
             await loop.run_in_executor(io, partial(self.flush_for, lane) if causal else self.flush)
             return
