@@ -8,7 +8,7 @@ import sqlite3
 import sys
 from pathlib import Path
 
-from benchmarks import fanout, pg
+from benchmarks import pg
 from benchmarks.contenders import Remote
 from benchmarks.registry import ROOT
 
@@ -50,8 +50,7 @@ def start(backend: str, databases: list[str], scratch: Path) -> Remote:
     else:
         url = postgres_system_database(databases)
     print(f"   (DBOS on {url})", flush=True)
+    # W2 fans out on both sides: ctx.map for Redwood, concurrent steps for DBOS.
     command = [sys.executable, "-m", "benchmarks.peers.dbos_workloads",
-               "--system-database-url", url]
-    if fanout.MAP_AVAILABLE:
-        command.append("--fan-out")
+               "--system-database-url", url, "--fan-out"]
     return Remote(SYSTEM, command, cwd=str(ROOT))
