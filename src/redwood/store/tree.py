@@ -3,9 +3,10 @@ start, an ending flows up to the parent's CHAINED_INVOKE operation (which takes 
 outcome, with its history event) and down to the children still running, and a cancel stops an
 execution the same way. Everything happens in the caller's transaction.
 
-Row locks (PostgreSQL) go down the tree: parent first, then child. A transaction that may flow
-up from an execution locks its parent before the execution itself (the PostgreSQL store does that
-before calling in here).
+Row locks (PostgreSQL) go down the tree: parent first, then child. So before a transaction
+ends an execution (an outcome, a cancel) it locks the execution's parent, then the execution
+itself; the PostgreSQL store does that before calling in here (SQLite has one writer at a time).
+Children stopped on the way down are locked after their parent, which is locked already.
 """
 
 from __future__ import annotations
@@ -121,38 +122,26 @@ def stop(tx: Transaction, execution: Execution, now: float, reason: str) -> None
 def ended(tx: Transaction, execution_id: str, outcome: Outcome, now: float) -> None:
     """Execution ``execution_id`` just ended: its outcome flows up to the parent's
     CHAINED_INVOKE operation, cancellation flows down to the children still running."""
-    # Both statements are sent before either result is read: one round trip on PostgreSQL.
-    parent = tx.execute(tx.dialect.sql(_PARENT), (execution_id,))
+    # Both statements are sent before either result is read: one round trip on PostgreSQL. The
+    # parent's row is locked already (see the module's docstring), so what they read of it
+    # stays true until the transaction ends.
+    parent = tx.execute(tx.dialect.sql(_WAITING_PARENT), (execution_id,))
     children = tx.execute(tx.dialect.sql(_RUNNING_CHILDREN) + tx.dialect.lock, (execution_id,))
-    row = parent.fetchone()
+    waiting = parent.fetchone()
     running = [execution_from_row(child) for child in children.fetchall()]
-    if row is not None and row[0] is not None:
-        _complete_invoke(tx, row[0], row[1], execution_id, outcome, now)
+    if waiting is not None:
+        parent_id, operation_id, op_parent_id, op_name = waiting
+        done = invoke_outcome(execution_id, outcome.status, outcome.result, outcome.error,
+                              operation_id, op_parent_id, op_name)
+        tx.execute(tx.dialect.sql(_COMPLETE_INVOKE), (
+            done.status.value, done.result, error_text(done.error), now, parent_id,
+            operation_id))
+        [event] = event_params(parent_id, now, (done.event,))
+        tx.execute(tx.dialect.sql(INSERT_EVENT), event)
+        tx.execute(tx.dialect.sql(_WAKE), (now, now, now, parent_id))
+        notify(tx, parent_id)
     for child in running:
         stop(tx, child, now, f'its parent execution "{execution_id}" ended {outcome.status.value}')
-
-
-def _complete_invoke(
-    tx: Transaction, parent_id: str, operation_id: str, child_id: str, outcome: Outcome,
-    now: float,
-) -> None:
-    # The parent's row is locked before its operation is read (by the next statement, with a
-    # snapshot of its own), so a commit of the parent's own worker lands wholly before or after.
-    running = tx.execute(tx.dialect.sql(_RUNNING) + tx.dialect.lock, (parent_id,))
-    waiting = tx.execute(tx.dialect.sql(_WAITING_INVOKE), (parent_id, operation_id))
-    if running.fetchone() is None:
-        return  # the parent ended
-    op = waiting.fetchone()
-    if op is None:
-        return  # the parent stopped waiting for this child
-    done = invoke_outcome(child_id, outcome.status, outcome.result, outcome.error, operation_id,
-                          op[0], op[1])
-    tx.execute(tx.dialect.sql(_COMPLETE_INVOKE), (
-        done.status.value, done.result, error_text(done.error), now, parent_id, operation_id))
-    [event] = event_params(parent_id, now, (done.event,))
-    tx.execute(tx.dialect.sql(INSERT_EVENT), event)
-    tx.execute(tx.dialect.sql(_WAKE), (now, now, now, parent_id))
-    notify(tx, parent_id)
 
 
 _FLAG_CANCEL = "UPDATE executions SET cancel_requested = TRUE, wake_pending = TRUE WHERE id = ?"
@@ -165,15 +154,19 @@ _CANCEL_OPERATIONS = (
     "UPDATE operations SET status = 'CANCELLED', due_at = NULL, ended_at = ? "
     f"WHERE execution_id = ? AND status IN {_UNFINISHED} RETURNING id"
 )
-_PARENT = "SELECT parent_execution_id, parent_operation_id FROM executions WHERE id = ?"
+# The parent's CHAINED_INVOKE operation of an execution, while both still wait for each other.
+_WAITING_PARENT = (
+    "SELECT child.parent_execution_id, child.parent_operation_id, op.parent_id, op.name "
+    "FROM executions child "
+    "JOIN executions parent ON parent.id = child.parent_execution_id "
+    "AND parent.status = 'RUNNING' "
+    "JOIN operations op ON op.execution_id = parent.id AND op.id = child.parent_operation_id "
+    f"AND op.status IN {_UNFINISHED} "
+    "WHERE child.id = ?"
+)
 _RUNNING_CHILDREN = (
     f"SELECT {EXECUTION_COLUMNS} FROM executions WHERE parent_execution_id = ? "
     "AND status = 'RUNNING'"
-)
-_RUNNING = "SELECT 1 FROM executions WHERE id = ? AND status = 'RUNNING'"
-_WAITING_INVOKE = (
-    f"SELECT parent_id, name FROM operations WHERE execution_id = ? AND id = ? "
-    f"AND status IN {_UNFINISHED}"
 )
 _COMPLETE_INVOKE = (
     "UPDATE operations SET status = ?, result = ?, error = ?, due_at = NULL, ended_at = ? "
