@@ -4,6 +4,8 @@ Claims take ready executions with ``FOR UPDATE SKIP LOCKED``; every journal writ
 ``redwood_fence`` (a lease check that locks the execution's row), so a write under a stale lease
 token is refused whole; commits that make work ready or finish an execution ``pg_notify`` in the
 same transaction, and a listener connection turns the notifications into the change marker.
+Trees of executions and answers from the outside world run the transactions shared with SQLite
+(store/tree.py, store/outside.py) inside ``_transaction``.
 """
 
 from __future__ import annotations
