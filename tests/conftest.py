@@ -2,7 +2,8 @@
 and an app wired to them.
 
 A test's app is on SQLite; in a module (or on a test) marked ``every_store`` it runs on each
-store in STORES instead, so one test proves the same behaviour from every store.
+store in STORES instead, so one test proves the same behaviour from every store (a test marked
+``sqlite_only`` in such a module stays on SQLite).
 """
 
 from __future__ import annotations
@@ -35,8 +36,9 @@ STORES = ["sqlite", "postgres"]
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if "store_kind" in metafunc.fixturenames and metafunc.definition.get_closest_marker(
-            "every_store"):
+    marked = metafunc.definition.get_closest_marker
+    if "store_kind" in metafunc.fixturenames and marked("every_store") and not marked(
+            "sqlite_only"):
         metafunc.parametrize("store_kind", STORES, indirect=True)
 
 
