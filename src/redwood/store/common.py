@@ -10,6 +10,7 @@ into the dialect's).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
@@ -63,20 +64,29 @@ class Rows(Protocol):
     def fetchall(self) -> list[Any]: ...
 
 
-class Transaction(Protocol):
+class Connection(Protocol):
+    """A DB-API connection, as far as the shared transactions use it."""
+
+    def execute(self, sql: str, params: tuple[Any, ...], /) -> Rows: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Transaction:
     """An open write transaction of a SQL store, as the transactions shared by both dialects
     see it (store/tree.py, store/outside.py). Everything they do commits or aborts together."""
 
-    @property
-    def dialect(self) -> Dialect: ...
+    connection: Connection
+    dialect: Dialect
+    # Store.create_execution inside this transaction (each store has its own statements).
+    create: Callable[[NewExecution], tuple[Execution, bool]]
 
     def execute(self, sql: str, params: tuple[Any, ...] = ()) -> Rows:
         """Run one statement written in the dialect."""
-        ...
+        return self.connection.execute(sql, params)
 
     def create_execution(self, new: NewExecution) -> tuple[Execution, bool]:
         """Create the execution as ``Store.create_execution`` does, in this transaction."""
-        ...
+        return self.create(new)
 
 
 def get_execution(tx: Transaction, execution_id: str, lock: bool = False) -> Execution | None:

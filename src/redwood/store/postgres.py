@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
+from functools import partial
 from typing import Any, TypeVar
 
 import psycopg
@@ -36,8 +37,7 @@ from redwood.store.base import CallbackChange, CommitResult, JournalWrite, NewEx
 from redwood.store.common import (
     POSTGRES,
     WORKER_ROW_RETENTION,
-    Dialect,
-    Rows,
+    Transaction,
     count_by_status_sql,
     info_text,
     lease_lost,
@@ -300,25 +300,14 @@ def _roll_back(connection: Connection) -> None:
 # --- the transactions --------------------------------------------------------------------------
 
 
-class _Transaction:
-    """A connection inside ``_transaction``, as the transactions shared with SQLite see it
-    (store/tree.py, store/outside.py)."""
-
-    dialect: Dialect = POSTGRES
-
-    def __init__(self, connection: Connection) -> None:
-        self._connection = connection
-
-    def execute(self, sql: str, params: tuple[Any, ...] = ()) -> Rows:
-        return self._connection.execute(sql, params)
-
-    def create_execution(self, new: NewExecution) -> tuple[Execution, bool]:
-        return _create_execution(self._connection, new)
+def _shared(connection: Connection) -> Transaction:
+    """A connection inside ``_transaction``, for the transactions shared with SQLite."""
+    return Transaction(connection, POSTGRES, partial(_create_execution, connection))
 
 
-def _in_transaction(connection: Connection, fn: Callable[[_Transaction], T]) -> T:
+def _in_transaction(connection: Connection, fn: Callable[[Transaction], T]) -> T:
     with _transaction(connection):
-        return fn(_Transaction(connection))
+        return fn(_shared(connection))
 
 
 def _get_execution(connection: Connection, execution_id: str) -> Execution | None:
@@ -363,7 +352,7 @@ def _claim(
 
 
 def _commit(connection: Connection, write: JournalWrite) -> CommitResult:
-    tx = _Transaction(connection)
+    tx = _shared(connection)
     try:
         with _transaction(connection):
             if write.outcome is not None:
@@ -404,4 +393,4 @@ def _request_cancel(connection: Connection, execution_id: str, now: float) -> Ex
     with _transaction(connection):
         # Stopping it flows up to its parent: lock that first, as everyone does (tree.py).
         connection.execute(sql.LOCK_PARENT, (execution_id,))
-        return tree.request_cancel(_Transaction(connection), execution_id, now)
+        return tree.request_cancel(_shared(connection), execution_id, now)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Callable, Collection
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -34,8 +35,7 @@ from redwood.store.common import (
     SQLITE,
     UPSERT_OPERATION,
     WORKER_ROW_RETENTION,
-    Dialect,
-    Rows,
+    Transaction,
     count_by_status_sql,
     info_text,
     lease_lost,
@@ -62,22 +62,6 @@ T = TypeVar("T")
 
 _SYNCHRONOUS = {Durability.OS_CRASH: "FULL", Durability.PROCESS_CRASH: "NORMAL",
                 Durability.NONE: "OFF"}
-
-class _Transaction:
-    """The writer connection inside the group commit's transaction, as the transactions shared
-    with PostgreSQL see it (store/tree.py, store/outside.py)."""
-
-    dialect: Dialect = SQLITE
-
-    def __init__(self, connection: sqlite3.Connection) -> None:
-        self._connection = connection
-
-    def execute(self, sql: str, params: tuple[Any, ...] = ()) -> Rows:
-        return self._connection.execute(sql, params)
-
-    def create_execution(self, new: NewExecution) -> tuple[Execution, bool]:
-        return _create_execution(self._connection, new)
-
 
 class _Request:
     __slots__ = ("done", "error", "fn", "journal", "value", "wake")
@@ -255,17 +239,17 @@ class SQLiteStore:
 
     def request_cancel(self, execution_id: str, now: float) -> Execution:
         return self._committer.run(
-            lambda c: tree.request_cancel(_Transaction(c), execution_id, now))
+            lambda c: tree.request_cancel(_transaction(c), execution_id, now))
 
     def update_callback(self, callback_id: str, now: float, change: CallbackChange) -> Execution:
         return self._committer.run(
-            lambda c: outside.update_callback(_Transaction(c), callback_id, now, change))
+            lambda c: outside.update_callback(_transaction(c), callback_id, now, change))
 
     def send_event(
         self, execution_id: str, name: str, payload: str | None, now: float
     ) -> InboxEvent:
         return self._committer.run(
-            lambda c: outside.send_event(_Transaction(c), execution_id, name, payload, now))
+            lambda c: outside.send_event(_transaction(c), execution_id, name, payload, now))
 
     def heartbeat_worker(self, worker_id: str, info: dict[str, Any], now: float) -> None:
         self._committer.run(lambda c: _heartbeat(c, worker_id, info, now))
@@ -369,6 +353,12 @@ def _get_execution(connection: sqlite3.Connection, execution_id: str) -> Executi
 def _operations(connection: sqlite3.Connection, execution_id: str) -> list[Operation]:
     rows = connection.execute(OPERATIONS, (execution_id,)).fetchall()
     return [operation_from_row(row) for row in rows]
+
+
+def _transaction(connection: sqlite3.Connection) -> Transaction:
+    """The writer connection inside the group commit's transaction, for the transactions
+    shared with PostgreSQL."""
+    return Transaction(connection, SQLITE, partial(_create_execution, connection))
 
 
 def _create_execution(connection: sqlite3.Connection, new: NewExecution) -> tuple[Execution, bool]:
@@ -487,7 +477,7 @@ def _commit_journals(connection: sqlite3.Connection, requests: list[_Request]) -
     # and down to running children, all in this transaction.
     for write in accepted:
         if write.start_children or write.stop_children or write.outcome is not None:
-            tree.change_tree(_Transaction(connection), write)
+            tree.change_tree(_transaction(connection), write)
 
 
 def _kind(kind: BlockedKind | None) -> str | None:
@@ -498,7 +488,7 @@ def _consume_isolated(connection: sqlite3.Connection, request: _Request, write: 
     """Consume the write's inbox events; on refusal undo them and refuse the whole write."""
     connection.execute("SAVEPOINT consume")
     try:
-        outside.consume_events(_Transaction(connection), write)
+        outside.consume_events(_transaction(connection), write)
     except ExecutionConflict as error:
         connection.execute("ROLLBACK TO consume")
         request.error = error
