@@ -63,6 +63,7 @@ T = TypeVar("T")
 _SYNCHRONOUS = {Durability.OS_CRASH: "FULL", Durability.PROCESS_CRASH: "NORMAL",
                 Durability.NONE: "OFF"}
 
+
 class _Request:
     __slots__ = ("done", "error", "fn", "journal", "value", "wake")
 
