@@ -1,10 +1,17 @@
-"""Shared fixtures: real SQLite files in a temp dir, a manual clock, and an app wired to both."""
+"""Shared fixtures: real SQLite files in a temp dir, the real PostgreSQL server, a manual clock,
+and an app wired to them.
+
+A test's app is on SQLite; in a module (or on a test) marked ``every_store`` it runs on each
+store in STORES instead, so one test proves the same behaviour from every store (a test marked
+``sqlite_only`` in such a module stays on SQLite).
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,20 +30,60 @@ def db_path(tmp_path: Path) -> Path:
     return tmp_path / "redwood.db"
 
 
+# Store-independent behaviour runs on each store listed here: the tests marked every_store, and
+# the AWS tests (aws_app).
+STORES = ["sqlite", "postgres"]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    marked = metafunc.definition.get_closest_marker
+    if "store_kind" in metafunc.fixturenames and marked("every_store") and not marked(
+            "sqlite_only"):
+        metafunc.parametrize("store_kind", STORES, indirect=True)
+
+
 @pytest.fixture
-def app(db_path: Path, clock: ManualClock) -> Iterator[App]:
-    application = App(db_path, clock=clock)
-    yield application
-    application.close()
+def store_kind(request: pytest.FixtureRequest) -> str:
+    """The store of the test's app: SQLite, or each of STORES for tests marked every_store."""
+    return getattr(request, "param", "sqlite")
+
+
+def database_of(kind: str, request: pytest.FixtureRequest, db_path: Path) -> str | Path:
+    """The database a test's app on store ``kind`` opens (PostgreSQL: emptied for the test)."""
+    if kind == "postgres":
+        url: str = request.getfixturevalue("postgres_url")
+        return url
+    return db_path
+
+
+@pytest.fixture
+def open_app(
+    request: pytest.FixtureRequest, store_kind: str, db_path: Path, clock: ManualClock
+) -> Iterator[Callable[..., App]]:
+    """Opens apps on the test's store with the test's clock and the given App settings; closes
+    them after the test."""
+    database = database_of(store_kind, request, db_path)
+    opened: list[App] = []
+
+    def open_one(**settings: Any) -> App:
+        opened.append(App(database, clock=clock, **settings))
+        return opened[-1]
+
+    yield open_one
+    for application in opened:
+        application.close()
+
+
+@pytest.fixture
+def app(open_app: Callable[..., App]) -> App:
+    return open_app()
 
 
 @pytest.fixture(params=[False, True], ids=["replay-on-resume", "always-replay"])
-def any_app(request: pytest.FixtureRequest, db_path: Path, clock: ManualClock) -> Iterator[App]:
+def any_app(request: pytest.FixtureRequest, open_app: Callable[..., App]) -> App:
     """The app twice: as usual, and with always_replay (suspend and replay after every step),
     so one test proves both modes give the same results."""
-    application = App(db_path, clock=clock, always_replay=request.param)
-    yield application
-    application.close()
+    return open_app(always_replay=request.param)
 
 
 def wait_until(
@@ -75,17 +122,9 @@ def postgres_url(postgres_database: str) -> str:
     return postgres_database
 
 
-# Store-independent behaviour (e.g. redwood.aws) runs on each store listed here. PostgreSQL joins
-# once its store implements callbacks, events and trees (work in progress on branch pg-parity).
-STORES = ["sqlite"]
-
-
 @pytest.fixture(params=STORES)
 def aws_app(request: pytest.FixtureRequest, db_path: Path, clock: ManualClock) -> Iterator[App]:
     """An app on each store, with the test's manual clock."""
-    if request.param == "postgres":
-        application = App(request.getfixturevalue("postgres_url"), clock=clock)
-    else:
-        application = App(db_path, clock=clock)
+    application = App(database_of(request.param, request, db_path), clock=clock)
     yield application
     application.close()

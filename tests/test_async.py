@@ -8,6 +8,8 @@ import threading
 from collections import Counter
 from typing import Any
 
+import pytest
+
 from conftest import wait_until
 from redwood import (
     App,
@@ -20,6 +22,8 @@ from redwood import (
     RetryPolicy,
     StepFailed,
 )
+
+pytestmark = pytest.mark.every_store
 
 
 def _suspended(handle: ExecutionHandle[Any]) -> bool:

@@ -17,6 +17,8 @@ from redwood.model import Operation
 from redwood.store.base import JournalWrite
 from redwood.types import BlockedKind, OperationStatus, OperationType
 
+pytestmark = pytest.mark.every_store
+
 
 @pytest.fixture
 def napper(app: App) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -27,6 +28,8 @@ from redwood import (
     UnknownCallback,
     ValidationError,
 )
+
+pytestmark = pytest.mark.every_store
 
 
 def drain(app: App) -> None:
@@ -288,9 +291,10 @@ def test_cancelling_an_execution_waiting_on_a_callback_stops_it_and_refuses_answ
     assert "CallbackSucceeded" not in event_types(any_app, "cb-cancel")
 
 
-def test_answer_that_cannot_be_stored_is_refused_and_changes_nothing(db_path: Any,
-                                                                    clock: ManualClock) -> None:
-    app = App(db_path, clock=clock, max_payload_bytes=100)
+def test_answer_that_cannot_be_stored_is_refused_and_changes_nothing(
+    open_app: Callable[..., App],
+) -> None:
+    app = open_app(max_payload_bytes=100)
     fn, ids = waiting_callback(app)
     handle = app.start(fn, id="cb-bad")
     drain(app)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import threading
 
+import pytest
+
 from conftest import wait_until
 from redwood import (
     App,
@@ -15,6 +17,8 @@ from redwood import (
     OperationStatus,
     RetryPolicy,
 )
+
+pytestmark = pytest.mark.every_store
 
 
 def _register_waiting_tree(app: App) -> None:

@@ -20,6 +20,8 @@ from redwood import (
     StepFailed,
 )
 
+pytestmark = pytest.mark.every_store
+
 
 def _ops(app: App, execution_id: str) -> dict[str, tuple[str, str | None, str | None, str]]:
     return {op.id: (op.type.value, op.subtype, op.name, op.status.value)

@@ -25,6 +25,8 @@ from redwood import (
     ValidationError,
 )
 
+pytestmark = pytest.mark.every_store
+
 
 def _counting(app: App, runs: Counter[str], name: str = "greet") -> Any:
     def body(who: str) -> str:

@@ -19,6 +19,8 @@ from redwood import (
     WaitStrategy,
 )
 
+pytestmark = pytest.mark.every_store
+
 
 def drain(app: App) -> None:
     app.worker().drain()

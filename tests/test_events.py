@@ -21,6 +21,8 @@ from redwood import (
     ValidationError,
 )
 
+pytestmark = pytest.mark.every_store
+
 THREE_DAYS = 3 * 24 * 3600
 
 

@@ -4,7 +4,7 @@ and deep trees (invoke inside map inside a child context)."""
 from __future__ import annotations
 
 from collections import Counter
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -25,6 +25,8 @@ from redwood import (
     UnknownFunction,
 )
 from redwood.model import ExecutionFilter
+
+pytestmark = pytest.mark.every_store
 
 
 def _children(app: App, parent_id: str) -> list[str]:
@@ -96,8 +98,8 @@ def _decline(amount: int) -> None:
     raise PermissionError(f"declined {amount}")
 
 
-def test_replay_never_starts_the_child_twice(db_path: Path, clock: ManualClock) -> None:
-    app = App(db_path, clock=clock, always_replay=True)
+def test_replay_never_starts_the_child_twice(open_app: Callable[..., App]) -> None:
+    app = open_app(always_replay=True)
     runs: Counter[str] = Counter()
 
     @app.function
@@ -110,15 +112,12 @@ def test_replay_never_starts_the_child_twice(db_path: Path, clock: ManualClock) 
         ctx.step(lambda: runs.update(["between"]), name="between")
         return first + ctx.invoke(child, 10)
 
-    try:
-        handle = app.start(parent, id="p")
-        app.worker().drain()
-        assert handle.result(timeout=5) == 13
-        assert handle.get().invocations >= 4  # replayed after every operation
-        assert _children(app, "p") == ["p:1", "p:3"]
-        assert runs == Counter({"child": 2, "between": 1})
-    finally:
-        app.close()
+    handle = app.start(parent, id="p")
+    app.worker().drain()
+    assert handle.result(timeout=5) == 13
+    assert handle.get().invocations >= 4  # replayed after every operation
+    assert _children(app, "p") == ["p:1", "p:3"]
+    assert runs == Counter({"child": 2, "between": 1})
 
 
 def test_invoking_an_unknown_function_fails_the_invoke_without_a_child(app: App) -> None:

@@ -10,8 +10,11 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 import crash_map_app
 from redwood import (
@@ -26,6 +29,8 @@ from redwood import (
     RetryPolicy,
 )
 from redwood.store.sqlite import SQLiteStore
+
+pytestmark = pytest.mark.every_store
 
 
 def _statuses(result: Any) -> str:
@@ -332,8 +337,8 @@ def test_timeout_stops_a_map_whose_items_wait(app: App, clock: ManualClock) -> N
                           "1-3": OperationStatus.CANCELLED}
 
 
-def test_map_under_always_replay_runs_every_step_once(db_path: Path, clock: ManualClock) -> None:
-    app = App(db_path, clock=clock, always_replay=True)
+def test_map_under_always_replay_runs_every_step_once(open_app: Callable[..., App]) -> None:
+    app = open_app(always_replay=True)
     runs: Counter[str] = Counter()
 
     def work(label: str) -> str:
@@ -346,11 +351,8 @@ def test_map_under_always_replay_runs_every_step_once(db_path: Path, clock: Manu
             return c.step(work, f"{n}a") + c.step(work, f"{n}b")
         return ctx.map(range(5), item, max_concurrency=2).results()
 
-    try:
-        handle = app.start(flow, id="ar")
-        app.worker().drain()
-        assert handle.result(timeout=5) == [f"{n}a{n}b" for n in range(5)]
-        assert runs == Counter({f"{n}{part}": 1 for n in range(5) for part in "ab"})
-        assert handle.get().invocations > 5
-    finally:
-        app.close()
+    handle = app.start(flow, id="ar")
+    app.worker().drain()
+    assert handle.result(timeout=5) == [f"{n}a{n}b" for n in range(5)]
+    assert runs == Counter({f"{n}{part}": 1 for n in range(5) for part in "ab"})
+    assert handle.get().invocations > 5

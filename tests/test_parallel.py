@@ -22,6 +22,8 @@ from redwood import (
     ValidationError,
 )
 
+pytestmark = pytest.mark.every_store
+
 
 def _fail(message: str) -> None:
     raise ValueError(message)

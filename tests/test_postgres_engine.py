@@ -188,3 +188,33 @@ def test_watchers_hear_which_execution_another_store_made_ready_or_finished(
         writer.commit(JournalWrite("seen-1", token, 3.0,
                                    outcome=Outcome(ExecutionStatus.SUCCEEDED)))
         wait_until(lambda: heard == ["seen-1", "seen-1"], what="the finish to be heard")
+
+
+def test_answers_events_and_child_endings_wake_a_worker_of_another_store(
+    postgres_url: str,
+) -> None:
+    # The worker app hears of the callback answer, the event and the child's ending only through
+    # LISTEN/NOTIFY: without a notification it would sleep until its renewal, lease/3 = 10 s.
+    with App(postgres_url) as workers_app, App(postgres_url) as client_app:
+        for application in (workers_app, client_app):
+            @application.function
+            def child(ctx: DurableContext) -> object:
+                return ctx.wait_for_event("go")
+
+            @application.function
+            def parent(ctx: DurableContext) -> list[object]:
+                approval = ctx.create_callback(name="approval")
+                return [approval.result(), ctx.invoke(child, None)]
+
+        def waiting(execution_id: str, op_type: str) -> bool:
+            return any(op.type.value == op_type and op.status.value == "STARTED"
+                       for op in client_app.store.operations(execution_id))
+
+        with workers_app.run_worker():
+            handle = client_app.start("parent", id="tree-1")
+            wait_until(lambda: waiting("tree-1", "CALLBACK"), what="the callback")
+            [callback] = client_app.store.operations("tree-1")
+            client_app.client.callback_success(callback.details["callback_id"], "yes")
+            wait_until(lambda: waiting("tree-1:2", "CALLBACK"), what="the child's event wait")
+            client_app.client.send_event("tree-1:2", "go", 7)
+            assert handle.result(timeout=5) == ["yes", 7]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -17,6 +18,8 @@ from redwood import (
     NonDeterminism,
     OperationStatus,
 )
+
+pytestmark = pytest.mark.every_store
 
 # The deployed "version" of the code below; tests flip it between invocations, as a deploy would.
 STEP_NAME = {"current": "charge_card"}
@@ -151,17 +154,15 @@ def test_non_determinism_stops_every_later_operation(any_app: App, clock: Manual
 
 
 def test_replay_from_another_app_uses_the_same_journal(
-    db_path: Any, clock: ManualClock
+    open_app: Callable[..., App], clock: ManualClock
 ) -> None:
     runs: Counter[str] = Counter()
-    first = App(db_path, clock=clock)
+    first = open_app()
     handle = first.start(_register(first, runs), id="moved")
     first.worker().drain()
-    second = App(db_path, clock=clock)
+    second = open_app()
     _register(second, runs)
     clock.advance(60)
     assert second.worker().drain() == 1
     assert second.client.result(handle.id, timeout=5) == "reserved"
     assert runs == {"reserve_stock": 1}
-    first.close()
-    second.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -18,6 +19,8 @@ from redwood import (
     SerializationError,
     ValidationError,
 )
+
+pytestmark = pytest.mark.every_store
 
 PRESETS = {
     "none": RetryPolicy.none(),
@@ -198,23 +201,23 @@ def test_function_retry_policy_is_the_default_of_its_steps(
 
 
 def test_app_default_retry_applies_without_other_policy(
-    db_path: Any, clock: ManualClock
+    open_app: Callable[..., App],
 ) -> None:
     runs: Counter[str] = Counter()
-    with App(db_path, clock=clock, default_retry=RetryPolicy.none()) as app:
+    app = open_app(default_retry=RetryPolicy.none())
 
-        def call() -> None:
-            runs["call"] += 1
-            raise OSError("nope")
+    def call() -> None:
+        runs["call"] += 1
+        raise OSError("nope")
 
-        @app.function
-        def f(ctx: DurableContext) -> None:
-            ctx.step(call)
+    @app.function
+    def f(ctx: DurableContext) -> None:
+        ctx.step(call)
 
-        handle = app.start(f, id="app-default")
-        app.worker().drain()
-        assert runs == {"call": 1}
-        assert handle.status() is ExecutionStatus.FAILED
+    handle = app.start(f, id="app-default")
+    app.worker().drain()
+    assert runs == {"call": 1}
+    assert handle.status() is ExecutionStatus.FAILED
 
 
 @pytest.mark.parametrize("error", [

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -22,6 +23,8 @@ from redwood import (
     RetryPolicy,
     StepFailed,
 )
+
+pytestmark = pytest.mark.every_store
 
 EXAMPLE = Path(__file__).parent.parent / "examples" / "saga_order.py"
 
@@ -140,20 +143,17 @@ def test_compensation_that_fails_for_good_is_reported_after_the_others_ran(
 
 
 def test_replays_never_run_a_finished_compensation_again(
-    db_path: Path, clock: ManualClock
+    open_app: Callable[..., App],
 ) -> None:
-    app = App(db_path, clock=clock, always_replay=True)
+    app = open_app(always_replay=True)
     ledger: list[str] = []
     _order_app(app, ledger)
-    try:
-        handle = app.start("order", "nowhere", id="replay")
-        app.worker().drain()
-        assert handle.status() is ExecutionStatus.FAILED
-        assert handle.get().invocations >= 5
-        assert Counter(ledger) == Counter({"reserve lamp": 1, "charge 40": 1, "ship nowhere": 1,
-                                           "refund pay-40": 1, "release res-lamp": 1})
-    finally:
-        app.close()
+    handle = app.start("order", "nowhere", id="replay")
+    app.worker().drain()
+    assert handle.status() is ExecutionStatus.FAILED
+    assert handle.get().invocations >= 5
+    assert Counter(ledger) == Counter({"reserve lamp": 1, "charge 40": 1, "ship nowhere": 1,
+                                       "refund pay-40": 1, "release res-lamp": 1})
 
 
 def test_a_wait_inside_a_saga_is_not_a_failure(app: App, clock: ManualClock) -> None:

@@ -21,6 +21,8 @@ from redwood import (
     StepSemantics,
 )
 
+pytestmark = pytest.mark.every_store
+
 
 def test_replay_skips_completed_steps(any_app: App, clock: ManualClock) -> None:
     runs: Counter[str] = Counter()

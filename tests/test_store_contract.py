@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from redwood.store.base import JournalWrite, NewExecution, Outcome, Store
 from redwood.store.migrations import latest_version
 from redwood.store.postgres import PostgresStore
 from redwood.store.sqlite import SQLiteStore
-from redwood.types import ExecutionStatus, OperationStatus, OperationType
+from redwood.types import BlockedKind, ExecutionStatus, OperationStatus, OperationType
 
 NOW = 1_800_000_000.0
 LEASE = 30.0
@@ -328,6 +329,122 @@ def test_change_marker_moves_on_commits_from_another_connection(
     moves(lambda: writer.commit(JournalWrite("a", token, NOW,
                                              outcome=Outcome(ExecutionStatus.STOPPED))),
           "an execution finishing")
+
+
+def test_count_by_status_ignores_the_status_filter_and_paging(store: Store) -> None:
+    for i, execution_id in enumerate(["a", "b", "c"]):
+        store.create_execution(new(execution_id, now=NOW + i, function="g" if i else "f"))
+    token = claim_one(store)  # "a"
+    store.commit(JournalWrite("a", token, NOW, outcome=Outcome(ExecutionStatus.FAILED)))
+    where = ExecutionFilter(statuses=(ExecutionStatus.FAILED,), limit=1, before_id=(NOW, "a"))
+    assert store.count_by_status(where) == {ExecutionStatus.FAILED: 1, ExecutionStatus.RUNNING: 2}
+    assert store.count_by_status(ExecutionFilter(function="g")) == {ExecutionStatus.RUNNING: 2}
+
+
+def test_latest_event_and_the_history_of_some_operations(store: Store) -> None:
+    store.create_execution(new("a"))
+    token = claim_one(store)
+    for i in range(1, 4):
+        store.commit(JournalWrite("a", token, NOW + i, events=(succeeded(str(i)),)))
+    assert store.latest_event("a", "StepSucceeded").operation_id == "3"  # type: ignore[union-attr]
+    assert store.latest_event("a", "ExecutionFailed") is None
+    picked = store.operation_history("a", ["3", "1", "9"])
+    assert [(e.type, e.operation_id) for e in picked] == [("StepSucceeded", "1"),
+                                                         ("StepSucceeded", "3")]
+
+
+def test_blocked_on_is_recorded_at_release_and_cleared_at_the_end(store: Store) -> None:
+    store.create_execution(new("a"))
+    token = claim_one(store)
+    store.commit(JournalWrite("a", token, NOW, release=True, ready_at=NOW + 60,
+                              blocked_on=BlockedKind.TIMER))
+    assert store.get_execution("a").blocked_on is BlockedKind.TIMER  # type: ignore[union-attr]
+
+    def blocked(kind: BlockedKind, now: float) -> list[str]:
+        return [e.id for e in store.list_executions(ExecutionFilter(blocked_on=kind, now=now))]
+
+    assert blocked(BlockedKind.TIMER, NOW + 59) == ["a"]
+    assert blocked(BlockedKind.READY, NOW + 60) == ["a"]
+    token = claim_one(store, now=NOW + 60)
+    assert blocked(BlockedKind.RUNNING, NOW + 61) == ["a"]
+    store.commit(JournalWrite("a", token, NOW + 61, outcome=Outcome(ExecutionStatus.SUCCEEDED)))
+    assert store.get_execution("a").blocked_on is None  # type: ignore[union-attr]
+
+
+# --- trees of executions -------------------------------------------------------------------------
+
+
+def invoke(op_id: str) -> Operation:
+    return Operation(id=op_id, parent_id=None, type=OperationType.CHAINED_INVOKE, subtype=None,
+                     name="child", status=OperationStatus.STARTED, started_at=NOW,
+                     details={"child_execution_id": f"p:{op_id}"})
+
+
+def test_a_childs_outcome_completes_the_parents_invoke_and_wakes_it(store: Store) -> None:
+    store.create_execution(new("p"))
+    token = claim_one(store)
+    child = new("p:1", parent_execution_id="p", parent_operation_id="1")
+    store.commit(JournalWrite("p", token, NOW, operations=(invoke("1"),),
+                              start_children=(child, child)))
+    store.commit(JournalWrite("p", token, NOW + 1, release=True, ready_at=None,
+                              blocked_on=BlockedKind.CHILDREN))
+    started = store.history("p:1")[0]
+    assert started.details == {"input": '"in"', "function": "f", "parent_execution_id": "p",
+                               "parent_operation_id": "1"}
+    child_token = claim_one(store, "w2", NOW + 2)
+    store.commit(JournalWrite("p:1", child_token, NOW + 3,
+                              outcome=Outcome(ExecutionStatus.SUCCEEDED, result='"done"')))
+    [op] = store.operations("p")
+    assert (op.status, op.result, op.ended_at) == (OperationStatus.SUCCEEDED, '"done"', NOW + 3)
+    event = store.history("p")[-1]
+    assert (event.type, event.operation_id) == ("ChainedInvokeSucceeded", "1")
+    assert store.get_execution("p").ready_at == NOW + 3  # type: ignore[union-attr]
+
+
+def test_cancel_stops_the_tree_and_reaches_the_waiting_parent(store: Store) -> None:
+    store.create_execution(new("p"))
+    token = claim_one(store)
+    children = tuple(new(f"p:{n}", parent_execution_id="p", parent_operation_id=str(n))
+                     for n in (1, 2))
+    store.commit(JournalWrite("p", token, NOW, operations=(invoke("1"), invoke("2")),
+                              start_children=children))
+    store.commit(JournalWrite("p", token, NOW, release=True, ready_at=None))
+    held = claim_one(store, "w2", NOW + 1)  # "p:1" is running on a worker; "p:2" is not
+    store.commit(JournalWrite("p:1", held, NOW + 1, operations=(step("1", OperationStatus.STARTED,
+                                                                     None),)))
+
+    store.request_cancel("p:2", NOW + 2)
+    stopped = store.get_execution("p:2")
+    assert stopped is not None and stopped.status is ExecutionStatus.STOPPED
+    assert [op.status for op in store.operations("p")] == [OperationStatus.STARTED,
+                                                           OperationStatus.STOPPED]
+    assert store.history("p")[-1].type == "ChainedInvokeStopped"
+
+    store.request_cancel("p", NOW + 3)
+    assert store.get_execution("p").status is ExecutionStatus.STOPPED  # type: ignore[union-attr]
+    flagged = store.get_execution("p:1")
+    assert flagged is not None and flagged.status is ExecutionStatus.RUNNING
+    assert flagged.cancel_requested
+    assert store.commit(JournalWrite("p:1", held, NOW + 4)).cancel_requested
+    stop = store.history("p")[-1]
+    assert stop.type == "ExecutionStopped"
+    assert stop.details == {"reason": "cancelled", "cancelled_operations": ["1"]}
+
+
+def test_stopping_a_child_whose_invoke_was_cancelled(store: Store) -> None:
+    store.create_execution(new("p"))
+    token = claim_one(store)
+    child = new("p:1", parent_execution_id="p", parent_operation_id="1")
+    store.commit(JournalWrite("p", token, NOW, operations=(invoke("1"),),
+                              start_children=(child,)))
+    cancelled = replace(invoke("1"), status=OperationStatus.CANCELLED, ended_at=NOW + 1)
+    store.commit(JournalWrite("p", token, NOW + 1, operations=(cancelled,),
+                              stop_children=("p:1",)))
+    stopped = store.get_execution("p:1")
+    assert stopped is not None and stopped.status is ExecutionStatus.STOPPED
+    assert store.history("p:1")[-1].details == {
+        "reason": "its invoke operation was cancelled"}
+    assert store.operations("p") == [cancelled]  # the parent stopped waiting: left as it is
 
 
 # --- workers -------------------------------------------------------------------------------------

@@ -23,6 +23,8 @@ from redwood import (
     ValidationError,
 )
 
+pytestmark = pytest.mark.every_store
+
 
 def test_function_timeout_ends_a_waiting_execution_as_timed_out(
     app: App, clock: ManualClock

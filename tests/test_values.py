@@ -10,6 +10,8 @@ import pytest
 
 from redwood import App, DurableContext, ManualClock, OperationStatus, OperationType
 
+pytestmark = pytest.mark.every_store
+
 
 def test_now_random_and_uuid4_replay_identically(any_app: App, clock: ManualClock) -> None:
     seen: list[tuple[float, float, uuid.UUID]] = []

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Callable
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +19,8 @@ from redwood import (
     OperationType,
     ValidationError,
 )
+
+pytestmark = pytest.mark.every_store
 
 
 def test_wait_suspends_without_holding_a_worker(any_app: App, clock: ManualClock) -> None:
@@ -167,14 +169,16 @@ def _register_greeter(app: App, runs: Counter[str]) -> Any:
     return greeter
 
 
-def test_wait_survives_every_process_restarting(db_path: Path, clock: ManualClock) -> None:
+def test_wait_survives_every_process_restarting(
+    open_app: Callable[..., App], clock: ManualClock
+) -> None:
     runs: Counter[str] = Counter()
-    before = App(db_path, clock=clock)
+    before = open_app()
     before.start(_register_greeter(before, runs), "ada", id="month")
     before.worker().drain()
     before.close()
 
-    after = App(db_path, clock=clock)
+    after = open_app()
     _register_greeter(after, runs)
     worker = after.worker()
     assert worker.drain() == 0
@@ -182,4 +186,3 @@ def test_wait_survives_every_process_restarting(db_path: Path, clock: ManualCloc
     assert worker.drain() == 1
     assert after.client.result("month", timeout=5) == ["hello ada", "hello ada again"]
     assert runs == {"ada": 1, "ada again": 1}
-    after.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections import Counter
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -20,6 +20,8 @@ from redwood import (
     OperationStatus,
     ValidationError,
 )
+
+pytestmark = pytest.mark.every_store
 
 
 def _two_steps(app: App, runs: Counter[str], gate: threading.Event | None = None,
@@ -72,15 +74,15 @@ def test_background_worker_resumes_a_wait_when_the_clock_passes_it(
 
 
 def test_worker_picks_up_executions_started_through_another_connection(
-    db_path: Path, clock: ManualClock
+    open_app: Callable[..., App],
 ) -> None:
     runs: Counter[str] = Counter()
-    with App(db_path, clock=clock) as client_side, App(db_path, clock=clock) as worker_side:
-        _two_steps(worker_side, runs)
-        _two_steps(client_side, Counter())
-        with worker_side.run_worker(poll_interval=0.01):
-            handle = client_side.start("two_steps", 5, id="remote")
-            assert handle.result(timeout=10) == 12
+    client_side, worker_side = open_app(), open_app()
+    _two_steps(worker_side, runs)
+    _two_steps(client_side, Counter())
+    with worker_side.run_worker(poll_interval=0.01):
+        handle = client_side.start("two_steps", 5, id="remote")
+        assert handle.result(timeout=10) == 12
     assert runs == {"first": 1, "second": 1}
 
 
@@ -161,7 +163,7 @@ def test_a_worker_that_lost_its_lease_stops_even_when_the_code_catches_everythin
     assert handle.result(timeout=5) == "done"
 
 
-def test_two_workers_never_run_the_same_execution(db_path: Path, clock: ManualClock) -> None:
+def test_two_workers_never_run_the_same_execution(open_app: Callable[..., App]) -> None:
     runs: Counter[str] = Counter()
     lock = threading.Lock()
 
@@ -177,14 +179,14 @@ def test_two_workers_never_run_the_same_execution(db_path: Path, clock: ManualCl
 
         return once
 
-    with App(db_path, clock=clock) as one, App(db_path, clock=clock) as two:
-        register(one)
-        fn = register(two)
-        handles = [two.start(fn, n, id=f"n-{n}") for n in range(40)]
-        with one.run_worker(concurrency=4, poll_interval=0.01), \
-                two.run_worker(concurrency=4, poll_interval=0.01):
-            assert [h.result(timeout=20) for h in handles] == [2 * n for n in range(40)]
-        assert all(h.get().invocations == 1 for h in handles)
+    one, two = open_app(), open_app()
+    register(one)
+    fn = register(two)
+    handles = [two.start(fn, n, id=f"n-{n}") for n in range(40)]
+    with one.run_worker(concurrency=4, poll_interval=0.01), \
+            two.run_worker(concurrency=4, poll_interval=0.01):
+        assert [h.result(timeout=20) for h in handles] == [2 * n for n in range(40)]
+    assert all(h.get().invocations == 1 for h in handles)
     assert runs == {str(n): 2 for n in range(40)}
 
 

@@ -12,6 +12,8 @@ from redwood import App, ManualClock
 from redwood.server import create_app
 from server.server_support import error_code
 
+pytestmark = pytest.mark.every_store
+
 
 def _drain(app: App) -> None:
     app.worker().drain()
@@ -275,6 +277,7 @@ def test_unknown_routes_and_methods_answer_json(api: TestClient) -> None:
     assert wrong.status_code == 405 and error_code(wrong) == "method_not_allowed"
 
 
+@pytest.mark.sqlite_only  # damages the SQLite file under the app
 def test_unexpected_failures_are_500_without_internals(
     app: App, functions: Any, db_path: Any
 ) -> None:

@@ -12,6 +12,8 @@ from redwood import App, DurableContext, ManualClock
 from redwood.server import create_app
 from server.server_support import TOKEN, error_code
 
+pytestmark = pytest.mark.every_store
+
 
 @pytest.fixture
 def waiters(app: App) -> dict[str, Any]:

@@ -6,12 +6,15 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pytest
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from redwood import App, ManualClock
 from redwood.server import create_app
 from server.server_support import TOKEN
+
+pytestmark = pytest.mark.every_store
 
 
 def _drain(app: App) -> None:

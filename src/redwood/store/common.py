@@ -1,22 +1,35 @@
-"""SQL building and messages shared by the SQL stores (SQLite and PostgreSQL).
+"""SQL shared by the SQL stores (SQLite and PostgreSQL): statements, query building, messages,
+and the view of an open write transaction that the shared transactions (``tree``, ``outside``)
+are written against.
 
 The dialects differ in placeholders and a few functions; ``Dialect`` names those differences so
-the query shapes themselves are written once.
+the query shapes themselves are written once, with ``?`` placeholders (``Dialect.sql`` turns them
+into the dialect's).
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any, Protocol
 
 from redwood.errors import LeaseLost, UnknownExecution, ValidationError
-from redwood.model import ExecutionFilter, LiveWorker
+from redwood.model import Execution, ExecutionFilter, LiveWorker
+from redwood.store.base import NewExecution
+from redwood.store.rows import (
+    EXECUTION_COLUMNS,
+    HISTORY_COLUMNS,
+    OPERATION_COLUMNS,
+    execution_from_row,
+)
 from redwood.types import BlockedKind
 
 DEFAULT_WORKER_LEASE = 30.0
 # Rows of workers that stopped or died longer ago than this are removed by the next heartbeat.
 WORKER_ROW_RETENTION = 24 * 3600.0
+# The PostgreSQL LISTEN/NOTIFY channel; each notification carries one execution id.
+CHANNEL = "redwood"
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,10 +38,118 @@ class Dialect:
 
     param: str
     contains: str  # a predicate on the id column taking one parameter: "the id contains it"
+    least: str  # the function giving the smaller of two values
+    lock: str  # appended to a SELECT: its rows stay locked until the transaction ends
+    callback_id: str  # a CALLBACK operation's callback id, as operations_callback_id indexes it
+    notify: str | None  # announces one execution id to listeners (None: nobody listens)
+
+    def sql(self, text: str) -> str:
+        """``text``, written with ``?`` placeholders, in this dialect."""
+        return text if self.param == "?" else text.replace("?", self.param)
 
 
-SQLITE = Dialect(param="?", contains="instr(id, ?) > 0")
-POSTGRES = Dialect(param="%s", contains="strpos(id, %s) > 0")
+# SQLite needs no row locks: one writer at a time holds the whole database.
+SQLITE = Dialect(param="?", contains="instr(id, ?) > 0", least="MIN", lock="",
+                 callback_id="json_extract(details, '$.callback_id')", notify=None)
+POSTGRES = Dialect(param="%s", contains="strpos(id, %s) > 0", least="LEAST", lock=" FOR UPDATE",
+                   callback_id="((details::jsonb) ->> 'callback_id')",
+                   notify=f"SELECT pg_notify('{CHANNEL}', %s)")
+
+
+class Rows(Protocol):
+    """What a statement returns (a DB-API cursor)."""
+
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+
+class Connection(Protocol):
+    """A DB-API connection, as far as the shared transactions use it."""
+
+    def execute(self, sql: str, params: tuple[Any, ...], /) -> Rows: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Transaction:
+    """An open write transaction of a SQL store, as the transactions shared by both dialects
+    see it (store/tree.py, store/outside.py). Everything they do commits or aborts together."""
+
+    connection: Connection
+    dialect: Dialect
+    # Store.create_execution inside this transaction (each store has its own statements).
+    create: Callable[[NewExecution], tuple[Execution, bool]]
+
+    def execute(self, sql: str, params: tuple[Any, ...] = ()) -> Rows:
+        """Run one statement written in the dialect."""
+        return self.connection.execute(sql, params)
+
+    def create_execution(self, new: NewExecution) -> tuple[Execution, bool]:
+        """Create the execution as ``Store.create_execution`` does, in this transaction."""
+        return self.create(new)
+
+
+def get_execution(tx: Transaction, execution_id: str, lock: bool = False) -> Execution | None:
+    """One execution as this transaction sees it; ``lock`` keeps its row until the end."""
+    query = GET_EXECUTION + tx.dialect.lock if lock else GET_EXECUTION
+    row = tx.execute(tx.dialect.sql(query), (execution_id,)).fetchone()
+    return None if row is None else execution_from_row(row)
+
+
+def notify(tx: Transaction, execution_id: str) -> None:
+    """Tell the listeners of every process, when the transaction commits, that the execution
+    became ready or finished."""
+    if tx.dialect.notify is not None:
+        tx.execute(tx.dialect.notify, (execution_id,))
+
+
+def started_details(new: NewExecution) -> dict[str, Any]:
+    """The details of a new execution's ExecutionStarted event."""
+    details: dict[str, Any] = {"input": new.input, "function": new.function}
+    if new.timeout_at is not None:
+        details["timeout_at"] = new.timeout_at
+    if new.parent_execution_id is not None:
+        details["parent_execution_id"] = new.parent_execution_id
+        details["parent_operation_id"] = new.parent_operation_id
+    return details
+
+
+# --- statements written once for both dialects (``?`` placeholders) -----------------------------
+
+GET_EXECUTION = f"SELECT {EXECUTION_COLUMNS} FROM executions WHERE id = ?"
+OPERATIONS = f"SELECT {OPERATION_COLUMNS} FROM operations WHERE execution_id = ? ORDER BY seq"
+UPSERT_OPERATION = (
+    "INSERT INTO operations (execution_id, id, parent_id, type, subtype, name, status, attempt, "
+    "result, error, due_at, started_at, ended_at, details) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (execution_id, id) DO UPDATE SET status = excluded.status, "
+    "attempt = excluded.attempt, result = excluded.result, error = excluded.error, "
+    "due_at = excluded.due_at, started_at = excluded.started_at, ended_at = excluded.ended_at, "
+    "details = excluded.details"
+)
+INSERT_EVENT = (
+    "INSERT INTO history (execution_id, type, subtype, operation_id, parent_id, name, timestamp, "
+    "details) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+HISTORY = (
+    f"SELECT {HISTORY_COLUMNS} FROM history WHERE execution_id = ? AND id > ? ORDER BY id LIMIT ?"
+)
+LATEST_EVENT = (
+    f"SELECT {HISTORY_COLUMNS} FROM history WHERE execution_id = ? AND type = ? "
+    "ORDER BY id DESC LIMIT 1"
+)
+INBOX = (
+    "SELECT id, execution_id, name, payload, sent_at FROM inbox "
+    "WHERE execution_id = ? AND consumed_by IS NULL ORDER BY id"
+)
+NEXT_READY_AT = "SELECT MIN(ready_at) FROM executions WHERE ready_at IS NOT NULL"
+LIVE_WORKERS = (
+    "SELECT id, info, started_at, heartbeat_at FROM workers WHERE alive_until > ? ORDER BY id"
+)
+HELD_LEASES = (
+    "SELECT lease_owner, id FROM executions WHERE ready_at > ? AND lease_owner IS NOT NULL "
+    "AND lease_expires_at > ?"
+)
 
 
 def filter_clauses(where: ExecutionFilter, dialect: Dialect) -> tuple[list[str], list[Any]]:
@@ -74,6 +195,16 @@ def list_executions_sql(
         sql += " WHERE " + " AND ".join(clauses)
     sql += f" ORDER BY created_at DESC, id DESC LIMIT {dialect.param}"
     return sql, [*params, where.limit]
+
+
+def count_by_status_sql(where: ExecutionFilter, dialect: Dialect) -> tuple[str, list[Any]]:
+    """The query counting the executions ``where`` matches per status (its statuses and paging
+    ignored), with its parameters."""
+    clauses, params = filter_clauses(replace(where, statuses=(), before_id=None), dialect)
+    sql = "SELECT status, COUNT(*) FROM executions"
+    if clauses:
+        sql += " WHERE " + " AND ".join(clauses)
+    return sql + " GROUP BY status", params
 
 
 def lease_lost(execution_id: str, token: int, current: tuple[int, str] | None) -> LeaseLost:

@@ -16,7 +16,7 @@ from typing import Any
 
 import psycopg
 
-CHANNEL = "redwood"
+from redwood.store.common import CHANNEL
 
 # For every connection of the store. TCP keepalives find a server that vanished without closing
 # the connection, so an idle listener notices without sending a single query.

@@ -6,11 +6,16 @@ import importlib
 import os
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from redwood.errors import ValidationError
 from redwood.store.base import Store
 from redwood.store.sqlite import SQLiteStore
 from redwood.types import Durability
+
+if TYPE_CHECKING:
+    # For the type checker only: psycopg is an optional dependency, imported when a URL asks.
+    from redwood.store.postgres import PostgresStore
 
 DEFAULT_DATABASE = "redwood.db"
 ENVIRONMENT_VARIABLE = "REDWOOD_DATABASE_URL"
@@ -41,7 +46,9 @@ def open_store(database: str | Path | None, durability: Durability = Durability.
                 f"({error}). Install it with: pip install 'redwood[postgres]'.",
                 database=url,
             ) from None
-        store: Store = module.PostgresStore(url)
+        # Typed, so that the type checker holds PostgresStore to the Store protocol.
+        postgres_store: type[PostgresStore] = module.PostgresStore
+        store: Store = postgres_store(url)
         return store
     if "://" in url and not url.startswith("sqlite://"):
         raise ValidationError(

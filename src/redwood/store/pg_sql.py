@@ -1,27 +1,35 @@
-"""The statements of the PostgreSQL store (the schema itself lives in sql/postgres/*.sql)."""
+"""The statements of the PostgreSQL store (the schema itself lives in sql/postgres/*.sql): those
+written once for both dialects (store/common.py) in PostgreSQL's placeholders, and its own."""
 
 from __future__ import annotations
 
-from redwood.store.listener import CHANNEL
+from redwood.store import common
+from redwood.store.common import CHANNEL, POSTGRES
 from redwood.store.rows import EXECUTION_COLUMNS, HISTORY_COLUMNS, OPERATION_COLUMNS
 
 # The SQLSTATE redwood_fence raises for a stale lease token (see sql/postgres/0001_initial.sql).
 STALE_LEASE = "RW001"
 
-GET_EXECUTION = f"SELECT {EXECUTION_COLUMNS} FROM executions WHERE id = %s"
-GET_EXECUTION_FOR_UPDATE = GET_EXECUTION + " FOR UPDATE"
+GET_EXECUTION = POSTGRES.sql(common.GET_EXECUTION)
+OPERATIONS = POSTGRES.sql(common.OPERATIONS)
+UPSERT_OPERATION = POSTGRES.sql(common.UPSERT_OPERATION)
+INSERT_EVENT = POSTGRES.sql(common.INSERT_EVENT)
+HISTORY = POSTGRES.sql(common.HISTORY)
+LATEST_EVENT = POSTGRES.sql(common.LATEST_EVENT)
+INBOX = POSTGRES.sql(common.INBOX)
+NEXT_READY_AT = common.NEXT_READY_AT
+LIVE_WORKERS = POSTGRES.sql(common.LIVE_WORKERS)
+HELD_LEASES = POSTGRES.sql(common.HELD_LEASES)
+
 LEASE_STATE = "SELECT lease_token, status FROM executions WHERE id = %s"
-OPERATIONS = f"SELECT {OPERATION_COLUMNS} FROM operations WHERE execution_id = %s ORDER BY seq"
 JOURNALS = (
     f"SELECT execution_id, {OPERATION_COLUMNS} FROM operations WHERE execution_id = ANY(%s) "
     "ORDER BY seq"
 )
-HISTORY = (
-    f"SELECT {HISTORY_COLUMNS} FROM history WHERE execution_id = %s AND id > %s "
-    "ORDER BY id LIMIT %s"
+OPERATION_HISTORY = (
+    f"SELECT {HISTORY_COLUMNS} FROM history WHERE execution_id = %s AND operation_id = ANY(%s) "
+    "ORDER BY id"
 )
-NEXT_READY_AT = "SELECT MIN(ready_at) FROM executions WHERE ready_at IS NOT NULL"
-NOTIFY = f"SELECT pg_notify('{CHANNEL}', %s)"
 
 _CREATE = (
     "WITH created AS ("
@@ -54,24 +62,16 @@ RENEW = (
 )
 
 FENCE = "SELECT redwood_fence(%s, %s)"
-UPSERT_OPERATION = (
-    "INSERT INTO operations (execution_id, id, parent_id, type, subtype, name, status, attempt,"
-    " result, error, due_at, started_at, ended_at, details)"
-    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
-    " ON CONFLICT (execution_id, id) DO UPDATE SET status = excluded.status,"
-    " attempt = excluded.attempt, result = excluded.result, error = excluded.error,"
-    " due_at = excluded.due_at, started_at = excluded.started_at,"
-    " ended_at = excluded.ended_at, details = excluded.details"
-)
-INSERT_EVENT = (
-    "INSERT INTO history (execution_id, type, subtype, operation_id, parent_id, name, timestamp,"
-    " details) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+LOCK_PARENT = (
+    "SELECT 1 FROM executions"
+    " WHERE id = (SELECT parent_execution_id FROM executions WHERE id = %s) FOR UPDATE"
 )
 FINISH = (
     "WITH finished AS ("
     " UPDATE executions SET status = %s, result = %s, error = %s, ended_at = %s,"
-    " ready_at = NULL, lease_owner = NULL, lease_expires_at = NULL, wake_pending = false"
-    f" WHERE id = %s RETURNING id) SELECT pg_notify('{CHANNEL}', id) FROM finished"
+    " ready_at = NULL, lease_owner = NULL, lease_expires_at = NULL, wake_pending = false,"
+    f" blocked_on = NULL WHERE id = %s RETURNING id) SELECT pg_notify('{CHANNEL}', id)"
+    " FROM finished"
 )
 # Something that arrived while the lease was held (an event, a cancel) must not wait for a timer
 # that may never come: it makes the execution ready at once. Ready now means notify now.
@@ -79,18 +79,9 @@ RELEASE = (
     "WITH released AS ("
     " UPDATE executions SET lease_owner = NULL, lease_expires_at = NULL, wake_pending = false,"
     " ready_at = CASE WHEN wake_pending OR cancel_requested THEN %s"
-    " ELSE %s::double precision END"
+    " ELSE %s::double precision END, blocked_on = %s"
     f" WHERE id = %s RETURNING id, ready_at) SELECT pg_notify('{CHANNEL}', id) FROM released"
     " WHERE ready_at <= %s"
-)
-FLAG_CANCEL = (
-    "UPDATE executions SET cancel_requested = true, wake_pending = true WHERE id = %s"
-    f" RETURNING {EXECUTION_COLUMNS}"
-)
-STOP = (
-    "UPDATE executions SET status = 'STOPPED', cancel_requested = true, ended_at = %s,"
-    " ready_at = NULL, lease_owner = NULL, lease_expires_at = NULL,"
-    f" lease_token = lease_token + 1 WHERE id = %s RETURNING {EXECUTION_COLUMNS}"
 )
 
 HEARTBEAT = (
@@ -98,13 +89,6 @@ HEARTBEAT = (
     " INSERT INTO workers (id, info, started_at, heartbeat_at, alive_until)"
     " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET info = excluded.info,"
     " heartbeat_at = excluded.heartbeat_at, alive_until = excluded.alive_until"
-)
-LIVE_WORKERS = (
-    "SELECT id, info, started_at, heartbeat_at FROM workers WHERE alive_until > %s ORDER BY id"
-)
-HELD_LEASES = (
-    "SELECT lease_owner, id FROM executions WHERE ready_at > %s AND lease_owner IS NOT NULL"
-    " AND lease_expires_at > %s"
 )
 
 SCHEMA = """

@@ -4,6 +4,8 @@ Claims take ready executions with ``FOR UPDATE SKIP LOCKED``; every journal writ
 ``redwood_fence`` (a lease check that locks the execution's row), so a write under a stale lease
 token is refused whole; commits that make work ready or finish an execution ``pg_notify`` in the
 same transaction, and a listener connection turns the notifications into the change marker.
+Trees of executions and answers from the outside world run the transactions shared with SQLite
+(store/tree.py, store/outside.py) inside ``_transaction``.
 """
 
 from __future__ import annotations
@@ -11,26 +13,38 @@ from __future__ import annotations
 import select
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
+from functools import partial
 from typing import Any, TypeVar
 
 import psycopg
 from psycopg.pq import TransactionStatus
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from redwood.model import Claim, Execution, ExecutionFilter, HistoryEvent, LiveWorker, Operation
+from redwood.model import (
+    Claim,
+    Execution,
+    ExecutionFilter,
+    HistoryEvent,
+    InboxEvent,
+    LiveWorker,
+    Operation,
+)
+from redwood.store import outside, tree
 from redwood.store import pg_sql as sql
-from redwood.store.base import CommitResult, JournalWrite, NewExecution
+from redwood.store.base import CallbackChange, CommitResult, JournalWrite, NewExecution
 from redwood.store.common import (
     POSTGRES,
     WORKER_ROW_RETENTION,
+    Transaction,
+    count_by_status_sql,
     info_text,
     lease_lost,
     list_executions_sql,
     live_workers,
-    unknown_execution,
+    started_details,
     worker_alive_until,
 )
 from redwood.store.listener import CONNECTION_OPTIONS, Listener
@@ -39,6 +53,7 @@ from redwood.store.rows import (
     EXECUTION_COLUMNS,
     details_text,
     error_text,
+    event_params,
     execution_from_row,
     history_from_row,
     operation_from_row,
@@ -52,6 +67,7 @@ Connection = psycopg.Connection[Any]
 # Any constant works: it only has to be the same for every process migrating this database.
 _MIGRATION_LOCK = 0x52656477  # "Redw"
 _READ_ATTEMPTS = 3
+_WRITE_ATTEMPTS = 3
 
 
 class PostgresStore:
@@ -87,11 +103,18 @@ class PostgresStore:
     # --- connections -------------------------------------------------------------------------
 
     def _write(self, fn: Callable[[Connection], T]) -> T:
-        """Run one write transaction. Not retried: if the connection breaks mid-way, whether it
-        committed is unknown, so the caller's invocation ends and the lease decides."""
-        self._count()
-        with self._pool.connection() as connection:
-            return fn(connection)
+        """Run one write transaction. Not retried if the connection breaks mid-way (whether it
+        committed is unknown, so the caller's invocation ends and the lease decides); retried
+        when PostgreSQL broke a deadlock by rolling it back whole."""
+        for attempt in range(1, _WRITE_ATTEMPTS + 1):
+            self._count()
+            try:
+                with self._pool.connection() as connection:
+                    return fn(connection)
+            except psycopg.errors.DeadlockDetected:
+                if attempt == _WRITE_ATTEMPTS:
+                    raise
+        raise AssertionError("unreachable")
 
     def _read(self, fn: Callable[[Connection], T]) -> T:
         """Run one read; retried on a connection that broke under it (reads are idempotent)."""
@@ -140,6 +163,16 @@ class PostgresStore:
     def request_cancel(self, execution_id: str, now: float) -> Execution:
         return self._write(lambda c: _request_cancel(c, execution_id, now))
 
+    def update_callback(self, callback_id: str, now: float, change: CallbackChange) -> Execution:
+        return self._write(lambda c: _in_transaction(
+            c, lambda tx: outside.update_callback(tx, callback_id, now, change)))
+
+    def send_event(
+        self, execution_id: str, name: str, payload: str | None, now: float
+    ) -> InboxEvent:
+        return self._write(lambda c: _in_transaction(
+            c, lambda tx: outside.send_event(tx, execution_id, name, payload, now)))
+
     def heartbeat_worker(self, worker_id: str, info: dict[str, Any], now: float) -> None:
         params = (now - WORKER_ROW_RETENTION, worker_id, worker_id, info_text(info), now, now,
                   worker_alive_until(info, now))
@@ -155,6 +188,11 @@ class PostgresStore:
         rows = self._read(lambda c: c.execute(query, params).fetchall())
         return [execution_from_row(row) for row in rows]
 
+    def count_by_status(self, where: ExecutionFilter) -> dict[ExecutionStatus, int]:
+        query, params = count_by_status_sql(where, POSTGRES)
+        rows = self._read(lambda c: c.execute(query, params).fetchall())
+        return {ExecutionStatus(status): count for status, count in rows}
+
     def operations(self, execution_id: str) -> list[Operation]:
         rows = self._read(lambda c: c.execute(sql.OPERATIONS, (execution_id,)).fetchall())
         return [operation_from_row(row) for row in rows]
@@ -165,6 +203,23 @@ class PostgresStore:
         rows = self._read(lambda c: c.execute(
             sql.HISTORY, (execution_id, after_id, limit)).fetchall())
         return [history_from_row(row) for row in rows]
+
+    def operation_history(
+        self, execution_id: str, operation_ids: Collection[str]
+    ) -> list[HistoryEvent]:
+        wanted = list(operation_ids)
+        rows = self._read(lambda c: c.execute(
+            sql.OPERATION_HISTORY, (execution_id, wanted)).fetchall())
+        return [history_from_row(row) for row in rows]
+
+    def latest_event(self, execution_id: str, event_type: str) -> HistoryEvent | None:
+        row = self._read(lambda c: c.execute(
+            sql.LATEST_EVENT, (execution_id, event_type)).fetchone())
+        return None if row is None else history_from_row(row)
+
+    def inbox(self, execution_id: str) -> list[InboxEvent]:
+        rows = self._read(lambda c: c.execute(sql.INBOX, (execution_id,)).fetchall())
+        return [InboxEvent(*row) for row in rows]
 
     def next_ready_at(self) -> float | None:
         row = self._read(lambda c: c.execute(sql.NEXT_READY_AT).fetchone())
@@ -253,6 +308,16 @@ def _roll_back(connection: Connection) -> None:
 # --- the transactions --------------------------------------------------------------------------
 
 
+def _shared(connection: Connection) -> Transaction:
+    """A connection inside ``_transaction``, for the transactions shared with SQLite."""
+    return Transaction(connection, POSTGRES, partial(_create_execution, connection))
+
+
+def _in_transaction(connection: Connection, fn: Callable[[Transaction], T]) -> T:
+    with _transaction(connection):
+        return fn(_shared(connection))
+
+
 def _get_execution(connection: Connection, execution_id: str) -> Execution | None:
     row = connection.execute(sql.GET_EXECUTION, (execution_id,)).fetchone()
     return None if row is None else execution_from_row(row)
@@ -261,9 +326,6 @@ def _get_execution(connection: Connection, execution_id: str) -> Execution | Non
 def _create_execution(connection: Connection, new: NewExecution) -> tuple[Execution, bool]:
     leased = new.lease_owner is not None
     expires = new.now + new.lease_seconds if leased else None
-    details: dict[str, Any] = {"input": new.input, "function": new.function}
-    if new.timeout_at is not None:
-        details["timeout_at"] = new.timeout_at
     # One statement: the row, its ExecutionStarted event, and (when it is ready now) the
     # notification. A leased start runs at once in this process: nobody else needs waking.
     query = sql.CREATE_LEASED if leased else sql.CREATE_READY
@@ -271,7 +333,7 @@ def _create_execution(connection: Connection, new: NewExecution) -> tuple[Execut
         new.id, new.function, new.input, new.now, expires if leased else new.now,
         new.lease_owner, expires, 1 if leased else 0, new.parent_execution_id,
         new.parent_operation_id, new.timeout_at, 1 if leased else 0,
-        new.now, details_text(details),
+        new.now, details_text(started_details(new)),
     )).fetchone()
     if row is not None:
         return execution_from_row(row), True
@@ -298,26 +360,33 @@ def _claim(
 
 
 def _commit(connection: Connection, write: JournalWrite) -> CommitResult:
+    tx = _shared(connection)
     try:
         with _transaction(connection):
+            if write.outcome is not None:
+                # The ending flows up to the parent: lock it first, as everyone does (tree.py).
+                connection.execute(sql.LOCK_PARENT, (write.execution_id,))
             fence = connection.execute(sql.FENCE, (write.execution_id, write.lease_token))
+            if write.consumed_events:
+                outside.consume_events(tx, write)
             cursor = connection.cursor()
             if write.operations:
                 cursor.executemany(sql.UPSERT_OPERATION, [
                     operation_params(write.execution_id, op) for op in write.operations])
             if write.events:
-                cursor.executemany(sql.INSERT_EVENT, [
-                    (write.execution_id, event.type, event.subtype, event.operation_id,
-                     event.parent_id, event.name, write.now, details_text(event.details))
-                    for event in write.events])
+                cursor.executemany(sql.INSERT_EVENT, list(
+                    event_params(write.execution_id, write.now, write.events)))
             if write.outcome is not None:
                 outcome = write.outcome
                 connection.execute(sql.FINISH, (
                     outcome.status.value, outcome.result, error_text(outcome.error), write.now,
                     write.execution_id))
             elif write.release:
+                blocked = None if write.blocked_on is None else write.blocked_on.value
                 connection.execute(sql.RELEASE, (
-                    write.now, write.ready_at, write.execution_id, write.now))
+                    write.now, write.ready_at, blocked, write.execution_id, write.now))
+            if write.start_children or write.stop_children or write.outcome is not None:
+                tree.change_tree(tx, write)
     except psycopg.Error as error:
         if error.sqlstate != sql.STALE_LEASE:
             raise
@@ -330,23 +399,6 @@ def _commit(connection: Connection, write: JournalWrite) -> CommitResult:
 
 def _request_cancel(connection: Connection, execution_id: str, now: float) -> Execution:
     with _transaction(connection):
-        row = connection.execute(sql.GET_EXECUTION_FOR_UPDATE, (execution_id,)).fetchone()
-        if row is None:
-            raise unknown_execution(execution_id)
-        execution = execution_from_row(row)
-        if execution.status is not ExecutionStatus.RUNNING:
-            return execution
-        held = execution.lease_owner is not None and (execution.lease_expires_at or 0) > now
-        if held:
-            updated = connection.execute(sql.FLAG_CANCEL, (execution_id,))
-        else:
-            # Nobody runs it: stop it here. Bumping the lease token fences off any worker whose
-            # lease lapsed but who has not noticed yet.
-            updated = connection.execute(sql.STOP, (now, execution_id))
-            connection.execute(sql.INSERT_EVENT, (
-                execution_id, "ExecutionStopped", None, None, None, None, now,
-                details_text({"reason": "cancelled"})))
-        connection.execute(sql.NOTIFY, (execution_id,))
-    stopped = updated.fetchone()
-    assert stopped is not None
-    return execution_from_row(stopped)
+        # Stopping it flows up to its parent: lock that first, as everyone does (tree.py).
+        connection.execute(sql.LOCK_PARENT, (execution_id,))
+        return tree.request_cancel(_shared(connection), execution_id, now)

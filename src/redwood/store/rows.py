@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from redwood.model import ErrorRecord, Execution, HistoryEvent, Operation
+from redwood.model import ErrorRecord, Execution, HistoryEvent, NewEvent, Operation
 from redwood.types import BlockedKind, ExecutionStatus, OperationStatus, OperationType
 
 EXECUTION_COLUMNS = (
@@ -70,6 +70,15 @@ def operation_params(execution_id: str, op: Operation) -> tuple[Any, ...]:
         op.status.value, op.attempt, op.result, error_text(op.error), op.due_at, op.started_at,
         op.ended_at, details_text(op.details),
     )
+
+
+def event_params(
+    execution_id: str, now: float, events: Iterable[NewEvent]
+) -> Iterator[tuple[Any, ...]]:
+    """Insert parameters for history events, in the order of the insert statements."""
+    for event in events:
+        yield (execution_id, event.type, event.subtype, event.operation_id, event.parent_id,
+               event.name, now, details_text(event.details))
 
 
 def history_from_row(row: Sequence[Any]) -> HistoryEvent:

@@ -4,70 +4,65 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection
 from concurrent.futures import Future
-from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
 from redwood import faults
-from redwood.errors import ExecutionConflict, UnknownCallback, UnknownExecution
+from redwood.errors import ExecutionConflict
 from redwood.model import (
     Claim,
-    ErrorRecord,
     Execution,
     ExecutionFilter,
     HistoryEvent,
     InboxEvent,
     LiveWorker,
-    NewEvent,
     Operation,
 )
+from redwood.store import outside, tree
 from redwood.store.base import CallbackChange, CommitResult, JournalWrite, NewExecution
 from redwood.store.common import (
+    GET_EXECUTION,
+    HELD_LEASES,
+    HISTORY,
+    INBOX,
+    INSERT_EVENT,
+    LATEST_EVENT,
+    LIVE_WORKERS,
+    NEXT_READY_AT,
+    OPERATIONS,
     SQLITE,
+    UPSERT_OPERATION,
     WORKER_ROW_RETENTION,
-    filter_clauses,
+    Transaction,
+    count_by_status_sql,
     info_text,
     lease_lost,
     list_executions_sql,
     live_workers,
-    unknown_execution,
+    started_details,
     worker_alive_until,
 )
 from redwood.store.migrations import pending, statements
 from redwood.store.rows import (
     EXECUTION_COLUMNS,
     HISTORY_COLUMNS,
-    OPERATION_COLUMNS,
     details_text,
     error_text,
+    event_params,
     execution_from_row,
     history_from_row,
     operation_from_row,
     operation_params,
 )
-from redwood.store.tree import invoke_outcome
-from redwood.types import WAIT_FOR_EVENT, BlockedKind, Durability, ExecutionStatus
+from redwood.types import BlockedKind, Durability, ExecutionStatus
 
 T = TypeVar("T")
 
 _SYNCHRONOUS = {Durability.OS_CRASH: "FULL", Durability.PROCESS_CRASH: "NORMAL",
                 Durability.NONE: "OFF"}
-
-_UPSERT_OPERATION = (
-    "INSERT INTO operations (execution_id, id, parent_id, type, subtype, name, status, attempt, "
-    "result, error, due_at, started_at, ended_at, details) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-    "ON CONFLICT (execution_id, id) DO UPDATE SET status = excluded.status, "
-    "attempt = excluded.attempt, result = excluded.result, error = excluded.error, "
-    "due_at = excluded.due_at, started_at = excluded.started_at, ended_at = excluded.ended_at, "
-    "details = excluded.details"
-)
-_INSERT_EVENT = (
-    "INSERT INTO history (execution_id, type, subtype, operation_id, parent_id, name, timestamp, "
-    "details) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-)
 
 
 class _Request:
@@ -302,15 +297,19 @@ class SQLiteStore:
         return self._committer.submit(write)
 
     def request_cancel(self, execution_id: str, now: float) -> Execution:
-        return self._committer.run(lambda c: _request_cancel(c, execution_id, now))
+        return self._committer.run(
+            lambda c: tree.request_cancel(_transaction(c), execution_id, now))
 
     def update_callback(self, callback_id: str, now: float, change: CallbackChange) -> Execution:
-        return self._committer.run(lambda c: _update_callback(c, callback_id, now, change))
+        return self._committer.run(
+            lambda c: outside.update_callback(_transaction(c), callback_id, now, change))
 
     def send_event(
         self, execution_id: str, name: str, payload: str | None, now: float
     ) -> InboxEvent:
-        return self._committer.run(lambda c: _send_event(c, execution_id, name, payload, now))
+        return self._committer.run(
+            lambda c: outside.send_event(_transaction(c), execution_id, name, payload, now))
+
     def heartbeat_worker(self, worker_id: str, info: dict[str, Any], now: float) -> None:
         self._committer.run(lambda c: _heartbeat(c, worker_id, info, now))
 
@@ -325,11 +324,8 @@ class SQLiteStore:
         return [execution_from_row(row) for row in rows]
 
     def count_by_status(self, where: ExecutionFilter) -> dict[ExecutionStatus, int]:
-        clauses, params = filter_clauses(replace(where, statuses=(), before_id=None), SQLITE)
-        sql = "SELECT status, COUNT(*) FROM executions"
-        if clauses:
-            sql += " WHERE " + " AND ".join(clauses)
-        rows = self._reader().execute(sql + " GROUP BY status", params).fetchall()
+        sql, params = count_by_status_sql(where, SQLITE)
+        rows = self._reader().execute(sql, params).fetchall()
         return {ExecutionStatus(status): count for status, count in rows}
 
     def operations(self, execution_id: str) -> list[Operation]:
@@ -338,11 +334,7 @@ class SQLiteStore:
     def history(
         self, execution_id: str, after_id: int = 0, limit: int = 1000
     ) -> list[HistoryEvent]:
-        rows = self._reader().execute(
-            f"SELECT {HISTORY_COLUMNS} FROM history WHERE execution_id = ? AND id > ? "
-            "ORDER BY id LIMIT ?",
-            (execution_id, after_id, limit),
-        ).fetchall()
+        rows = self._reader().execute(HISTORY, (execution_id, after_id, limit)).fetchall()
         return [history_from_row(row) for row in rows]
 
     def operation_history(
@@ -362,21 +354,15 @@ class SQLiteStore:
         return sorted(found, key=lambda event: event.id) if len(wanted) > 500 else found
 
     def latest_event(self, execution_id: str, event_type: str) -> HistoryEvent | None:
-        row = self._reader().execute(
-            f"SELECT {HISTORY_COLUMNS} FROM history WHERE execution_id = ? AND type = ? "
-            "ORDER BY id DESC LIMIT 1",
-            (execution_id, event_type),
-        ).fetchone()
+        row = self._reader().execute(LATEST_EVENT, (execution_id, event_type)).fetchone()
         return None if row is None else history_from_row(row)
 
     def inbox(self, execution_id: str) -> list[InboxEvent]:
-        rows = self._reader().execute(_SELECT_INBOX, (execution_id,)).fetchall()
+        rows = self._reader().execute(INBOX, (execution_id,)).fetchall()
         return [InboxEvent(*row) for row in rows]
 
     def next_ready_at(self) -> float | None:
-        row = self._reader().execute(
-            "SELECT MIN(ready_at) FROM executions WHERE ready_at IS NOT NULL"
-        ).fetchone()
+        row = self._reader().execute(NEXT_READY_AT).fetchone()
         return None if row[0] is None else float(row[0])
 
     def change_marker(self) -> int:
@@ -390,14 +376,8 @@ class SQLiteStore:
 
     def list_workers(self, now: float) -> list[LiveWorker]:
         reader = self._reader()
-        rows = reader.execute(
-            "SELECT id, info, started_at, heartbeat_at FROM workers WHERE alive_until > ? "
-            "ORDER BY id", (now,),
-        ).fetchall()
-        leases = reader.execute(
-            "SELECT lease_owner, id FROM executions WHERE ready_at > ? "
-            "AND lease_owner IS NOT NULL AND lease_expires_at > ?", (now, now),
-        ).fetchall()
+        rows = reader.execute(LIVE_WORKERS, (now,)).fetchall()
+        leases = reader.execute(HELD_LEASES, (now, now)).fetchall()
         return live_workers(rows, leases)
 
 
@@ -425,18 +405,19 @@ def migrate(connection: sqlite3.Connection, target: int | None = None) -> tuple[
 
 
 def _get_execution(connection: sqlite3.Connection, execution_id: str) -> Execution | None:
-    row = connection.execute(
-        f"SELECT {EXECUTION_COLUMNS} FROM executions WHERE id = ?", (execution_id,)
-    ).fetchone()
+    row = connection.execute(GET_EXECUTION, (execution_id,)).fetchone()
     return None if row is None else execution_from_row(row)
 
 
 def _operations(connection: sqlite3.Connection, execution_id: str) -> list[Operation]:
-    rows = connection.execute(
-        f"SELECT {OPERATION_COLUMNS} FROM operations WHERE execution_id = ? ORDER BY seq",
-        (execution_id,),
-    ).fetchall()
+    rows = connection.execute(OPERATIONS, (execution_id,)).fetchall()
     return [operation_from_row(row) for row in rows]
+
+
+def _transaction(connection: sqlite3.Connection) -> Transaction:
+    """The writer connection inside the group commit's transaction, for the transactions
+    shared with PostgreSQL."""
+    return Transaction(connection, SQLITE, partial(_create_execution, connection))
 
 
 def _create_execution(connection: sqlite3.Connection, new: NewExecution) -> tuple[Execution, bool]:
@@ -453,14 +434,9 @@ def _create_execution(connection: sqlite3.Connection, new: NewExecution) -> tupl
     )
     created = cursor.rowcount == 1
     if created:
-        details: dict[str, Any] = {"input": new.input, "function": new.function}
-        if new.timeout_at is not None:
-            details["timeout_at"] = new.timeout_at
-        if new.parent_execution_id is not None:
-            details["parent_execution_id"] = new.parent_execution_id
-            details["parent_operation_id"] = new.parent_operation_id
-        connection.execute(_INSERT_EVENT, (new.id, "ExecutionStarted", None, None, None,
-                                           new.function, new.now, details_text(details)))
+        connection.execute(INSERT_EVENT, (new.id, "ExecutionStarted", None, None, None,
+                                          new.function, new.now,
+                                          details_text(started_details(new))))
     execution = _get_execution(connection, new.id)
     assert execution is not None
     return execution, created
@@ -528,10 +504,10 @@ def _commit_journals(connection: sqlite3.Connection, requests: list[_Request]) -
         accepted.append(write)
     operations = [operation_params(w.execution_id, op) for w in accepted for op in w.operations]
     if operations:
-        connection.executemany(_UPSERT_OPERATION, operations)
-    events = [params for w in accepted for params in _event_params(w.execution_id, w.now, w.events)]
+        connection.executemany(UPSERT_OPERATION, operations)
+    events = [params for w in accepted for params in event_params(w.execution_id, w.now, w.events)]
     if events:
-        connection.executemany(_INSERT_EVENT, events)
+        connection.executemany(INSERT_EVENT, events)
     outcomes = [
         (w.outcome.status.value, w.outcome.result, error_text(w.outcome.error), w.now,
          w.execution_id)
@@ -560,202 +536,18 @@ def _commit_journals(connection: sqlite3.Connection, requests: list[_Request]) -
     # and down to running children, all in this transaction.
     for write in accepted:
         if write.start_children or write.stop_children or write.outcome is not None:
-            _change_tree(connection, write)
+            tree.change_tree(_transaction(connection), write)
 
 
 def _kind(kind: BlockedKind | None) -> str | None:
     return None if kind is None else kind.value
 
 
-def _event_params(
-    execution_id: str, now: float, events: Iterable[NewEvent]
-) -> Iterable[tuple[Any, ...]]:
-    for event in events:
-        yield (execution_id, event.type, event.subtype, event.operation_id, event.parent_id,
-               event.name, now, details_text(event.details))
-
-
-def _request_cancel(connection: sqlite3.Connection, execution_id: str, now: float) -> Execution:
-    execution = _get_execution(connection, execution_id)
-    if execution is None:
-        raise unknown_execution(execution_id)
-    if execution.status is not ExecutionStatus.RUNNING:
-        return execution
-    _stop(connection, execution, now, "cancelled")
-    updated = _get_execution(connection, execution_id)
-    assert updated is not None
-    return updated
-
-
-# --- trees of executions: invoke, and cancellation flowing down -----------------------------------
-
-_UNFINISHED = "('STARTED', 'PENDING', 'READY')"
-
-
-def _change_tree(connection: sqlite3.Connection, write: JournalWrite) -> None:
-    for new in write.start_children:
-        _create_execution(connection, new)
-    for child_id in write.stop_children:
-        child = _get_execution(connection, child_id)
-        if child is not None and child.status is ExecutionStatus.RUNNING:
-            _stop(connection, child, write.now, "its invoke operation was cancelled")
-    if write.outcome is not None:
-        outcome = write.outcome
-        _ended(connection, write.execution_id, outcome.status, outcome.result, outcome.error,
-               write.now)
-
-
-def _stop(connection: sqlite3.Connection, execution: Execution, now: float, reason: str) -> None:
-    """Stop ``execution`` now when no worker holds it, else flag it for its holder."""
-    held = execution.lease_owner is not None and (execution.lease_expires_at or 0) > now
-    if held:
-        connection.execute(
-            "UPDATE executions SET cancel_requested = 1, wake_pending = 1 WHERE id = ?",
-            (execution.id,),
-        )
-        return
-    # Nobody runs it: stop it here. Bumping the lease token fences off any worker whose lease
-    # lapsed but who has not noticed yet.
-    connection.execute(
-        "UPDATE executions SET status = 'STOPPED', cancel_requested = 1, ended_at = ?, "
-        "ready_at = NULL, lease_owner = NULL, lease_expires_at = NULL, blocked_on = NULL, "
-        "lease_token = lease_token + 1 WHERE id = ?",
-        (now, execution.id),
-    )
-    cancelled = [row[0] for row in connection.execute(
-        "UPDATE operations SET status = 'CANCELLED', due_at = NULL, ended_at = ? "
-        f"WHERE execution_id = ? AND status IN {_UNFINISHED} RETURNING id",
-        (now, execution.id),
-    ).fetchall()]
-    details: dict[str, Any] = {"reason": reason}
-    if cancelled:
-        details["cancelled_operations"] = sorted(cancelled)
-    connection.execute(_INSERT_EVENT, (execution.id, "ExecutionStopped", None, None, None, None,
-                                       now, details_text(details)))
-    _ended(connection, execution.id, ExecutionStatus.STOPPED, None, None, now)
-
-
-def _ended(
-    connection: sqlite3.Connection, execution_id: str, status: ExecutionStatus,
-    result: str | None, error: ErrorRecord | None, now: float,
-) -> None:
-    """Execution ``execution_id`` just ended: failures and results flow up to the parent's
-    CHAINED_INVOKE operation, cancellation flows down to the children still running."""
-    row = connection.execute(
-        "SELECT parent_execution_id, parent_operation_id FROM executions WHERE id = ?",
-        (execution_id,),
-    ).fetchone()
-    if row is not None and row[0] is not None:
-        _complete_invoke(connection, row[0], row[1], execution_id, status, result, error, now)
-    children = connection.execute(
-        f"SELECT {EXECUTION_COLUMNS} FROM executions "
-        "WHERE parent_execution_id = ? AND status = 'RUNNING'",
-        (execution_id,),
-    ).fetchall()
-    for child in children:
-        _stop(connection, execution_from_row(child), now,
-              f'its parent execution "{execution_id}" ended {status.value}')
-
-
-def _complete_invoke(
-    connection: sqlite3.Connection, parent_id: str, operation_id: str, child_id: str,
-    status: ExecutionStatus, result: str | None, error: ErrorRecord | None, now: float,
-) -> None:
-    op = connection.execute(
-        "SELECT o.parent_id, o.name FROM operations o JOIN executions e ON e.id = o.execution_id "
-        f"WHERE o.execution_id = ? AND o.id = ? AND o.status IN {_UNFINISHED} "
-        "AND e.status = 'RUNNING'",
-        (parent_id, operation_id),
-    ).fetchone()
-    if op is None:
-        return  # the parent ended, or stopped waiting for this child
-    done = invoke_outcome(child_id, status, result, error, operation_id, op[0], op[1])
-    connection.execute(
-        "UPDATE operations SET status = ?, result = ?, error = ?, due_at = NULL, ended_at = ? "
-        "WHERE execution_id = ? AND id = ?",
-        (done.status.value, done.result, error_text(done.error), now, parent_id, operation_id),
-    )
-    connection.executemany(_INSERT_EVENT, _event_params(parent_id, now, (done.event,)))
-    _wake(connection, parent_id, now)
-
-
-def _wake(connection: sqlite3.Connection, execution_id: str, now: float) -> None:
-    """Make a waiting execution ready now; while a worker holds it, flag it for the release."""
-    connection.execute(
-        "UPDATE executions SET "
-        "wake_pending = CASE WHEN lease_owner IS NOT NULL AND lease_expires_at > ?1 "
-        "THEN 1 ELSE wake_pending END, "
-        "ready_at = CASE WHEN lease_owner IS NOT NULL AND lease_expires_at > ?1 "
-        "THEN ready_at ELSE ?1 END "
-        "WHERE id = ?2 AND status = 'RUNNING'",
-        (now, execution_id),
-    )
-
-
-def _update_callback(
-    connection: sqlite3.Connection, callback_id: str, now: float, change: CallbackChange
-) -> Execution:
-    row = connection.execute(_FIND_CALLBACK, (callback_id,)).fetchone()
-    if row is None:
-        raise UnknownCallback(
-            f'No callback "{callback_id}": no execution created a callback with this id. Pass '
-            "on Callback.callback_id unchanged, and answer callbacks of this app's database.",
-            callback_id=callback_id,
-        )
-    execution = _get_execution(connection, row[0])
-    assert execution is not None
-    write = change(execution, operation_from_row(row[1:]))
-    op = write.operation
-    connection.execute(_UPDATE_CALLBACK, (
-        op.status.value, op.result, error_text(op.error), op.due_at, op.ended_at,
-        details_text(op.details), execution.id, op.id,
-    ))
-    if write.events:
-        connection.executemany(_INSERT_EVENT, _event_params(execution.id, now, write.events))
-    if write.wake:
-        connection.execute(_WAKE, (now, now, execution.id))
-    return execution
-
-
-def _send_event(
-    connection: sqlite3.Connection, execution_id: str, name: str, payload: str | None, now: float
-) -> InboxEvent:
-    execution = _get_execution(connection, execution_id)
-    if execution is None:
-        raise UnknownExecution(
-            f'Cannot send event "{name}": no execution "{execution_id}". Check the id with '
-            "`redwood list`.",
-            execution_id=execution_id, event=name,
-        )
-    if execution.status is not ExecutionStatus.RUNNING:
-        raise ExecutionConflict(
-            f'Cannot send event "{name}" to execution "{execution_id}": it already ended '
-            f"{execution.status.value}, and only running executions receive events.",
-            execution_id=execution_id, event=name, status=execution.status,
-        )
-    cursor = connection.execute(
-        "INSERT INTO inbox (execution_id, name, payload, sent_at) VALUES (?, ?, ?, ?)",
-        (execution_id, name, payload, now),
-    )
-    # A worker holding the execution may be about to wait for this very event without having
-    # seen it, so a held execution always looks again when released.
-    held = execution.lease_owner is not None
-    if held or _awaits_event(connection, execution_id, name):
-        connection.execute(_WAKE, (now, now, execution_id))
-    assert cursor.lastrowid is not None
-    return InboxEvent(cursor.lastrowid, execution_id, name, payload, now)
-
-
-def _awaits_event(connection: sqlite3.Connection, execution_id: str, name: str) -> bool:
-    row = connection.execute(_AWAITS_EVENT, (execution_id, WAIT_FOR_EVENT, name)).fetchone()
-    return row is not None
-
-
 def _consume_isolated(connection: sqlite3.Connection, request: _Request, write: JournalWrite) -> bool:
     """Consume the write's inbox events; on refusal undo them and refuse the whole write."""
     connection.execute("SAVEPOINT consume")
     try:
-        _consume_events(connection, write)
+        outside.consume_events(_transaction(connection), write)
     except ExecutionConflict as error:
         connection.execute("ROLLBACK TO consume")
         request.error = error
@@ -763,48 +555,6 @@ def _consume_isolated(connection: sqlite3.Connection, request: _Request, write: 
     finally:
         connection.execute("RELEASE consume")
     return True
-
-
-def _consume_events(connection: sqlite3.Connection, write: JournalWrite) -> None:
-    for event_id, operation_id in write.consumed_events:
-        cursor = connection.execute(
-            "UPDATE inbox SET consumed_by = ?, consumed_at = ? "
-            "WHERE id = ? AND execution_id = ? AND consumed_by IS NULL",
-            (operation_id, write.now, event_id, write.execution_id),
-        )
-        if cursor.rowcount != 1:
-            raise ExecutionConflict(
-                f'Execution "{write.execution_id}": inbox event {event_id} is not waiting in its '
-                "inbox any more; an event is delivered to exactly one wait.",
-                execution_id=write.execution_id, event_id=event_id,
-            )
-
-
-_FIND_CALLBACK = (
-    f"SELECT execution_id, {OPERATION_COLUMNS} FROM operations "
-    "WHERE type = 'CALLBACK' AND json_extract(details, '$.callback_id') = ?"
-)
-_UPDATE_CALLBACK = (
-    "UPDATE operations SET status = ?, result = ?, error = ?, due_at = ?, ended_at = ?, "
-    "details = ? WHERE execution_id = ? AND id = ?"
-)
-_AWAITS_EVENT = (
-    "SELECT 1 FROM operations WHERE execution_id = ? AND type = 'CALLBACK' "
-    "AND subtype = ? AND name = ? AND status = 'STARTED' LIMIT 1"
-)
-_SELECT_INBOX = (
-    "SELECT id, execution_id, name, payload, sent_at FROM inbox "
-    "WHERE execution_id = ? AND consumed_by IS NULL ORDER BY id"
-)
-# Ready at once when nobody holds the execution; while a worker does, its releasing commit makes
-# it ready (wake_pending), so news arriving during an invocation is seen by the next one.
-_WAKE = (
-    "UPDATE executions SET "
-    "ready_at = CASE WHEN lease_owner IS NULL THEN MIN(COALESCE(ready_at, ?), ?) "
-    "ELSE ready_at END, "
-    "wake_pending = CASE WHEN lease_owner IS NULL THEN wake_pending ELSE 1 END "
-    "WHERE id = ? AND status = 'RUNNING'"
-)
 
 
 def _heartbeat(connection: sqlite3.Connection, worker_id: str, info: dict[str, Any],
