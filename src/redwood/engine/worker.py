@@ -52,6 +52,9 @@ class Worker:
         self._busy = 0
         self._leases: dict[str, int] = {}
         self._renew_at = float("inf")
+        # Claims are made for this many slots at a time (unless nothing runs): a saturated
+        # worker must not claim one execution per transaction as each slot frees up.
+        self._batch = max(1, min(16, concurrency // 4))
         self._threads: ThreadPoolExecutor | None = None
         self._io: ThreadPoolExecutor | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -161,8 +164,8 @@ class Worker:
             self._leases.pop(claim.execution.id, None)
         with self._cv:
             self._busy -= 1
-            # Only a dispatcher that stopped claiming for want of a slot needs to hear of it.
-            if self._busy == self.concurrency - 1 or self._stopping:
+            # Only a dispatcher that stopped claiming for want of slots needs to hear of it.
+            if self._busy in (self.concurrency - self._batch, 0) or self._stopping:
                 self._kicked = True
                 self._cv.notify_all()
 
@@ -194,7 +197,7 @@ class Worker:
             with self._cv:
                 free = self.concurrency - self._busy
                 self._kicked = False
-            if free <= 0:
+            if free <= 0 or (free < self._batch and self._busy > 0):
                 return
             # A read first: claiming takes the write lock, which idle polling must not do.
             next_at = self.engine.store.next_ready_at()
@@ -217,7 +220,8 @@ class Worker:
             # With every slot busy, ready work waits for a slot (a kick), not for its time; while
             # invocations run, the renewal of their leases is due too.
             # The renewal also carries the heartbeat that keeps an idle worker listed as alive.
-            wake_at = next_at if self._busy < self.concurrency else None
+            free = self.concurrency - self._busy
+            wake_at = next_at if free >= self._batch or self._busy == 0 else None
             wake_at = self._renew_at if wake_at is None else min(wake_at, self._renew_at)
             with self._cv:
                 if self._kicked:

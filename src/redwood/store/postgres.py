@@ -74,7 +74,7 @@ class PostgresStore:
     """Executions, journals and history in PostgreSQL (``postgresql://user@host/dbname``)."""
 
     def __init__(
-        self, url: str, *, min_connections: int = 1, max_connections: int = 10,
+        self, url: str, *, min_connections: int = 1, max_connections: int = 20,
         connect_timeout: float = 30.0,
     ) -> None:
         self.url = url
