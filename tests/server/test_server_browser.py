@@ -78,12 +78,9 @@ def _populate(app: App, clock: ManualClock) -> None:
             raise ConnectionError("card network unreachable")
         return amount
 
-    # ctx.map arrives with branch ops-tree; until then the fan-out is a row of steps.
     @app.function
     def order(ctx: DurableContext, items: list[str]) -> int:
-        for item in items:
-            ctx.step(_pack, item, name=f"pack_{item}")
-            clock.advance(0.4)
+        ctx.map(items, lambda branch, item: branch.step(_pack, item, name="pack"), name="packing")
         paid = ctx.step(charge, 42, name="charge",
                         retry=RetryPolicy(max_attempts=5, initial_delay=5, jitter=0))
         ctx.wait(30, name="cool_down")
@@ -164,12 +161,15 @@ def test_an_execution_shows_its_timeline_tree_and_retries(browser: Browser, site
     page.click("text=order-1")
     page.wait_for_url("**/executions/order-1")
     expect(page.locator("#execution-status")).to_have_text("SUCCEEDED")
-    expect(page.locator(".gantt-row")).to_have_count(7)
+    # The map, its 5 iterations and their steps, the charge step and the wait.
+    expect(page.locator(".gantt-row")).to_have_count(13)
+    expect(page.locator(".gantt-row", has_text="packing")).to_have_count(1)
     charge = page.locator(".gantt-row", has_text="charge")
     expect(charge.locator("rect.seg-failed")).to_have_count(2)
     expect(charge.locator("rect.seg-backoff")).to_have_count(2)
     expect(charge.locator("rect.seg-succeeded")).to_have_count(1)
-    expect(page.locator("#op-6")).to_contain_text("charge")
+    expect(page.locator("#op-2")).to_contain_text("charge")
+    expect(page.locator("#op-1")).to_contain_text("packing")
     expect(page.locator("table.history")).to_contain_text("StepFailed")
     page.click("#history .tabs >> text=failed")
     expect(page.locator("#history-rows tr")).to_have_count(2)
