@@ -1,10 +1,14 @@
-"""What the PostgreSQL benchmarks share: a scratch database, and where results go."""
+"""What the PostgreSQL benchmarks share: a scratch database, CPU accounting of the server's
+backends and of the machine, and where results go."""
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import platform
+import shlex
+import subprocess
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -41,12 +45,114 @@ def committed_transactions(url: str) -> int:
     return int(row[0]) if row else 0
 
 
+class Census:
+    """Counts executions by status over one connection of its own: cheap enough to poll while
+    workers run (one index scan), unlike listing them through the client."""
+
+    def __init__(self, url: str) -> None:
+        self._connection = psycopg.connect(url, autocommit=True)
+        self.pid = self._connection.info.backend_pid
+
+    def count(self, since: float, status: str) -> int:
+        """Executions created at or after ``since`` that have ``status`` now."""
+        row = self._connection.execute(
+            "SELECT count(*) FROM executions WHERE status = %s AND created_at >= %s",
+            (status, since)).fetchone()
+        return int(row[0]) if row else 0
+
+    def sleeping(self, since: float) -> int:
+        """Executions created at or after ``since`` that wait for a timer with no lease held."""
+        row = self._connection.execute(
+            "SELECT count(*) FROM executions WHERE status = 'RUNNING' AND created_at >= %s"
+            " AND lease_owner IS NULL AND invocations > 0 AND ready_at IS NOT NULL",
+            (since,)).fetchone()
+        return int(row[0]) if row else 0
+
+    def wake_ups(self, since: float) -> list[tuple[float, float, float]]:
+        """For each finished sleeper created at or after ``since``: when the step after its
+        wait ran (its result), the wait's scheduled end, and when the wait was recorded."""
+        rows = self._connection.execute(
+            "SELECT e.result::float8, (h.details::json ->> 'scheduled_end')::float8,"
+            " h.timestamp FROM executions e JOIN history h ON h.execution_id = e.id"
+            " AND h.type = 'WaitStarted' WHERE e.created_at >= %s AND e.status = 'SUCCEEDED'",
+            (since,)).fetchall()
+        return [(float(woke), float(due), float(at)) for woke, due, at in rows]
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._connection.close()
+
+
+def backend_pids(url: str) -> list[int]:
+    """The server processes serving connections to the database of ``url`` (this one's too)."""
+    name = url.rsplit("/", 1)[1]
+    with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as admin:
+        rows = admin.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s",
+                             (name,)).fetchall()
+    return [int(row[0]) for row in rows]
+
+
+def process_cpu_seconds(pids: list[int]) -> dict[int, float]:
+    """User + system CPU seconds of each process still alive (PostgreSQL runs on this host)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    found = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        # Fields 14 and 15 of /proc/PID/stat (utime, stime); [0] here is field 3.
+        found[pid] = (int(fields[11]) + int(fields[12])) / ticks
+    return found
+
+
+def machine_cpu_seconds() -> tuple[float, float]:
+    """Busy and total CPU seconds of the whole machine since boot (all cores, /proc/stat)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    total = sum(fields[:8])  # guest time is already counted in user
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (total - idle) / ticks, total / ticks
+
+
+def load() -> str:
+    """The load averages (1, 5, 15 minutes)."""
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def machine() -> dict[str, Any]:
     """Where the figures were measured."""
     with psycopg.connect(f"{SERVER}/postgres") as admin:
         row = admin.execute("SHOW server_version").fetchone()
     return {"cpus": os.cpu_count(), "python": platform.python_version(),
             "postgres": row[0] if row else "?", "platform": platform.platform()}
+
+
+def server_started() -> str:
+    """When the PostgreSQL server last started: other jobs on a shared machine restart it, and
+    a run during which it changed measured a restart, not Redwood."""
+    with psycopg.connect(f"{SERVER}/postgres") as admin:
+        row = admin.execute("SELECT pg_postmaster_start_time()::text").fetchone()
+    return str(row[0]) if row else "?"
+
+
+def meta(plan: str, command: list[str]) -> dict[str, Any]:
+    """Where and how a run happened, for ``report.write`` (``load_after`` is filled in at the
+    end of the run)."""
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                            text=True, cwd=Path(__file__).parent).stdout.strip() or "unknown"
+    return {"plan": plan, "started": datetime.datetime.now().isoformat(timespec="seconds"),
+            "commit": commit, **machine(), "machine": platform.machine(),
+            "load_before": load(), "load_after": None, "command": shlex.join(command),
+            "server_started": server_started()}
+
+
+def finish(info: dict[str, Any], notes: list[str]) -> None:
+    """Fill in the end of a run: the load after it, and a note if the server restarted."""
+    info["load_after"] = load()
+    if server_started() != info["server_started"]:
+        notes.append("The PostgreSQL server restarted during this run (another job on the "
+                     "shared machine): these figures are disturbed; run it again.")
 
 
 def write_result(name: str, data: dict[str, Any]) -> Path:

@@ -1,0 +1,293 @@
+"""W1 on PostgreSQL with workers in their own processes: latency and 50 in flight with one
+worker, and the throughput of 1, 2 and 4 worker processes draining a backlog.
+
+    python -m benchmarks.pg_scale [--quick | --tiny] [--processes 1,2,4] [--backlog 2000]
+
+1. Latency: back-to-back start-to-result round trips from this process, with the worker embedded
+   here (a start goes straight to it) and with one worker process (a start reaches it through
+   LISTEN/NOTIFY and a claim); rounds of the two interleaved.
+2. In flight: 50 client threads here, each starting an execution and waiting for its result in
+   a loop, against the embedded worker and against one worker process; interleaved rounds.
+3. Scaling: this process starts a backlog of executions while the worker processes are paused,
+   then starts them all and times until the last execution ended (``ended_at`` in the store).
+   CPU per execution: the worker processes', the PostgreSQL backends' serving this database,
+   and the whole machine's. The ladder of process counts is repeated; medians are reported.
+
+Writes benchmarks/results/pg_scale.json and pg_scale.md (or into --out).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from benchmarks import drive, pg_common, report
+from benchmarks.functions import STEPS
+from benchmarks.model import W1_PG_IN_FLIGHT, W1_PG_MEDIAN, Figure
+from benchmarks.pg_fleet import Fleet, register
+from benchmarks.standard import roundtrip
+from benchmarks.stats import Summary
+from redwood import App
+
+EMBEDDED = "embedded worker"
+PROCESS = "1 worker process"
+CORES = os.cpu_count() or 1
+
+
+@dataclass(frozen=True, slots=True)
+class ScalePlan:
+    """How much of each part to run."""
+
+    name: str
+    warmup: int
+    sequential: int
+    rounds: int
+    clients: int
+    per_client: int
+    backlog: int
+    processes: tuple[int, ...]
+    repeats: int
+
+
+PLANS = {
+    "full": ScalePlan("full", warmup=30, sequential=300, rounds=3, clients=50, per_client=20,
+                      backlog=2000, processes=(1, 2, 4), repeats=3),
+    "quick": ScalePlan("quick", warmup=10, sequential=100, rounds=2, clients=50, per_client=8,
+                       backlog=600, processes=(1, 2, 4), repeats=1),
+    # A smoke test of the script (the test suite runs it): figures mean nothing.
+    "tiny": ScalePlan("tiny", warmup=1, sequential=3, rounds=1, clients=2, per_client=2,
+                      backlog=6, processes=(1, 2), repeats=1),
+}
+
+
+def latency(app: App, url: str, plan: ScalePlan) -> list[Figure]:
+    """Round trips back to back and from ``plan.clients`` threads, embedded worker vs one
+    worker process, interleaved round by round."""
+    run = roundtrip(app, app.registry.get("ten_steps"), 0, STEPS)
+    samples: dict[str, list[float]] = {EMBEDDED: [], PROCESS: []}
+    rates: dict[str, list[float]] = {EMBEDDED: [], PROCESS: []}
+    client_transactions: dict[str, list[float]] = {EMBEDDED: [], PROCESS: []}
+    n = max(1, plan.sequential // plan.rounds)
+    with Fleet(url, 1) as fleet:
+        for _ in range(plan.rounds):
+            for who in (EMBEDDED, PROCESS):
+                with _serving(app, fleet, who):
+                    drive.warm_up(run, plan.warmup)
+                    samples[who] += drive.timed(run, n)[0]
+                    before = _transactions(app)
+                    rates[who].append(drive.in_flight(run, plan.clients, plan.per_client))
+                    done = plan.clients * plan.per_client
+                    client_transactions[who].append((_transactions(app) - before) / done)
+    figures = []
+    for who in (EMBEDDED, PROCESS):
+        summary = Summary.of_seconds(samples[who])
+        figures.append(Figure("redwood", "postgresql", "W1", f"median latency ({who})",
+                              summary.median, "ms", W1_PG_MEDIAN, details=summary.as_dict()))
+        figures.append(Figure(
+            "redwood", "postgresql", "W1", f"{plan.clients} in flight ({who})",
+            statistics.median(rates[who]), "exec/s",
+            W1_PG_IN_FLIGHT if plan.clients == 50 else None, lower_is_better=False,
+            details={"clients": plan.clients, "per_client": plan.per_client,
+                     "rounds": [round(r, 1) for r in rates[who]],
+                     "client_transactions_per_execution":
+                         round(statistics.median(client_transactions[who]), 2)}))
+    return figures
+
+
+class _serving:
+    """The embedded worker, or the worker process, runs while the block does (not both)."""
+
+    def __init__(self, app: App, fleet: Fleet, who: str) -> None:
+        self.app, self.fleet, self.who = app, fleet, who
+        self._embedded: Any = None
+
+    def __enter__(self) -> None:
+        if self.who == EMBEDDED:
+            self._embedded = self.app.run_worker()
+            self._embedded.__enter__()
+        else:
+            self.fleet.tell("start")
+
+    def __exit__(self, *exc: object) -> None:
+        if self.who == EMBEDDED:
+            self._embedded.__exit__(*exc)
+        else:
+            self.fleet.tell("pause")
+
+
+def _transactions(app: App) -> int:
+    return int(getattr(app.store, "transactions", 0))
+
+
+@dataclass(frozen=True, slots=True)
+class Drain:
+    """One backlog drained by ``processes`` worker processes."""
+
+    processes: int
+    executions: int
+    seconds: float  # from the start command to the last ended_at
+    steady_per_second: float  # between the 10th and 90th percentile of ended_at
+    worker_cpu: float
+    server_cpu: float
+    machine_busy: float
+    machine_total: float
+
+    @property
+    def per_second(self) -> float:
+        """Executions per second over the whole drain."""
+        return self.executions / self.seconds
+
+
+def drain(app: App, url: str, processes: int, backlog: int) -> Drain:
+    """Start ``backlog`` executions with the worker processes paused; start them and time
+    until every execution ended."""
+    function = app.registry.get("ten_steps")
+    census = pg_common.Census(url)
+    try:
+        with Fleet(url, processes) as fleet:
+            fleet.tell("start")
+            for handle in [app.start(function, 0) for _ in range(5 * processes)]:
+                handle.result(timeout=60)
+            fleet.tell("pause")
+            since = time.time()
+            with ThreadPoolExecutor(8) as starters:
+                list(starters.map(lambda _: app.start(function, 0), range(backlog)))
+            before = fleet.tell("stats")
+            server_before = _server_cpu(url, census)
+            busy_before, total_before = pg_common.machine_cpu_seconds()
+            go = time.time()
+            fleet.tell("start")
+            deadline = time.monotonic() + 600
+            while census.count(since, "SUCCEEDED") < backlog:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{backlog} executions did not finish within 600 s")
+                time.sleep(0.05)
+            busy_after, total_after = pg_common.machine_cpu_seconds()
+            server_after = _server_cpu(url, census)
+            after = fleet.tell("stats")
+    finally:
+        census.close()
+    ended = sorted(e.ended_at or 0.0 for e in app.client.list(since=since, limit=backlog + 1))
+    assert len(ended) == backlog, f"expected {backlog} executions, found {len(ended)}"
+    low, high = ended[len(ended) // 10], ended[(len(ended) * 9) // 10]
+    steady = (len(ended) * 8 // 10) / (high - low) if high > low else float("nan")
+    return Drain(
+        processes=processes, executions=backlog, seconds=ended[-1] - go,
+        steady_per_second=steady,
+        worker_cpu=sum(a["cpu_seconds"] - b["cpu_seconds"]
+                       for a, b in zip(after, before, strict=True)),
+        # Backends that connected during the drain started from zero.
+        server_cpu=sum(cpu - server_before.get(pid, 0.0) for pid, cpu in server_after.items()),
+        machine_busy=busy_after - busy_before, machine_total=total_after - total_before)
+
+
+def _server_cpu(url: str, census: pg_common.Census) -> dict[int, float]:
+    """CPU seconds of the backends serving the database (not the census's own)."""
+    pids = [pid for pid in pg_common.backend_pids(url) if pid != census.pid]
+    return pg_common.process_cpu_seconds(pids)
+
+
+def scaling(app: App, url: str, plan: ScalePlan) -> list[Figure]:
+    """The ladder of process counts, ``plan.repeats`` times; medians per count, and the ratios
+    of the counts to one process."""
+    drains: dict[int, list[Drain]] = {k: [] for k in plan.processes}
+    for repeat in range(plan.repeats):
+        # Alternate the ladder's direction so a drift in the machine's load does not favour
+        # the counts that happen to run first.
+        ladder = plan.processes if repeat % 2 == 0 else tuple(reversed(plan.processes))
+        for processes in ladder:
+            result = drain(app, url, processes, plan.backlog)
+            print(f"   {processes} worker process(es): {result.per_second:,.0f} exec/s "
+                  f"(steady {result.steady_per_second:,.0f}), worker CPU "
+                  f"{1000 * result.worker_cpu / result.executions:.2f} ms/exec", flush=True)
+            drains[processes].append(result)
+    figures = []
+    rate = {k: statistics.median(d.per_second for d in v) for k, v in drains.items()}
+    for processes, results in drains.items():
+        figures += _drain_figures(processes, results, plan)
+    for processes in plan.processes[1:]:
+        figures.append(Figure(
+            "redwood", "postgresql", "W1", f"scaling {processes}/1 worker processes",
+            rate[processes] / rate[plan.processes[0]], "x", lower_is_better=False,
+            details={"ideal": float(processes), "per_second": round(rate[processes], 1),
+                     "per_second_1": round(rate[plan.processes[0]], 1)}))
+    return figures
+
+
+def _drain_figures(processes: int, results: list[Drain], plan: ScalePlan) -> list[Figure]:
+    def median(values: list[float]) -> float:
+        return statistics.median(values)
+
+    n = plan.backlog
+    label = f"{processes} worker process{'es' if processes > 1 else ''}"
+    shared = {"processes": processes, "backlog": n, "runs": len(results)}
+    return [
+        Figure("redwood", "postgresql", "W1", f"backlog drained by {label}",
+               median([d.per_second for d in results]), "exec/s", lower_is_better=False,
+               details={**shared, "rounds": [round(d.per_second, 1) for d in results],
+                        "steady_per_second": round(median([d.steady_per_second
+                                                           for d in results]), 1)}),
+        Figure("redwood", "postgresql", "W1", f"worker CPU per execution ({label})",
+               median([1000 * d.worker_cpu / n for d in results]), "ms", details=shared),
+        Figure("redwood", "postgresql", "W1", f"PostgreSQL CPU per execution ({label})",
+               median([1000 * d.server_cpu / n for d in results]), "ms", details=shared),
+        Figure("redwood", "postgresql", "W1", f"machine CPU per execution ({label})",
+               median([1000 * d.machine_busy / n for d in results]), "ms",
+               details={**shared, "cores_busy": round(median(
+                   [d.machine_busy / d.machine_total * CORES for d in results]), 2)}),
+    ]
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.pg_scale", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true", help="fewer executions (a few minutes)")
+    size.add_argument("--tiny", action="store_true",
+                      help="a smoke test of the script (figures mean nothing)")
+    parser.add_argument("--processes", help="worker process counts, e.g. 1,2,4 (first = base)")
+    parser.add_argument("--backlog", type=int, help="executions per drain")
+    parser.add_argument("--out", type=Path, default=pg_common.RESULTS,
+                        help="where pg_scale.json/.md go")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the three parts on a scratch database; print and write the figures."""
+    args = parse(sys.argv[1:] if argv is None else argv)
+    plan = PLANS["tiny" if args.tiny else "quick" if args.quick else "full"]
+    if args.processes:
+        plan = replace(plan, processes=tuple(int(x) for x in args.processes.split(",")))
+    if args.backlog:
+        plan = replace(plan, backlog=args.backlog)
+    info = pg_common.meta(plan.name, ["python", "-m", "benchmarks.pg_scale",
+                                      *(sys.argv[1:] if argv is None else argv)])
+    figures: list[Figure] = []
+    with pg_common.scratch_database("redwood_bench_scale") as url, App(url) as app:
+        register(app)
+        for title, part in (("latency and in flight, one worker", latency),
+                            ("throughput by worker processes", scaling)):
+            print(f"-- {title}", flush=True)
+            measured = part(app, url, plan)
+            for figure in measured:
+                print(report.console_line(figure), flush=True)
+            figures += measured
+    notes = [f"{CORES} CPUs: worker processes, this client and PostgreSQL share them, so more "
+             f"processes than CPUs cannot scale linearly; cores_busy says how saturated the "
+             f"machine was during a drain."]
+    pg_common.finish(info, notes)
+    json_path, md_path = report.write(args.out, info, figures, [], notes, name="pg_scale",
+                                      title="W1 on PostgreSQL: worker processes")
+    print(f"\nwrote {json_path} and {md_path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
