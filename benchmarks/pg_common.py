@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg import sql
@@ -22,9 +23,21 @@ SERVER = os.environ.get("REDWOOD_BENCH_POSTGRES", "postgresql://postgres@127.0.0
 RESULTS = Path(__file__).parent / "results"
 
 
+def server_of(url: str | None) -> str:
+    """The server part of a database URL (``SERVER`` when there is none)."""
+    if url is None:
+        return SERVER
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path="", query="", fragment=""))
+
+
 @contextmanager
-def scratch_database(prefix: str) -> Iterator[str]:
-    """A new empty database for one benchmark run (dropped afterwards); yields its URL."""
+def scratch_database(prefix: str, given: str | None = None) -> Iterator[str]:
+    """A new empty database for one benchmark run (dropped afterwards); yields its URL. With
+    ``given``, that database instead, left as it is (the smoke tests pass theirs)."""
+    if given is not None:
+        yield given
+        return
     name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as admin:
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
@@ -86,7 +99,7 @@ class Census:
 def backend_pids(url: str) -> list[int]:
     """The server processes serving connections to the database of ``url`` (this one's too)."""
     name = url.rsplit("/", 1)[1]
-    with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as admin:
+    with psycopg.connect(f"{server_of(url)}/postgres", autocommit=True) as admin:
         rows = admin.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s",
                              (name,)).fetchall()
     return [int(row[0]) for row in rows]
@@ -120,37 +133,36 @@ def load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def machine() -> dict[str, Any]:
+def machine(server: str = SERVER) -> dict[str, Any]:
     """Where the figures were measured."""
-    with psycopg.connect(f"{SERVER}/postgres") as admin:
+    with psycopg.connect(f"{server}/postgres") as admin:
         row = admin.execute("SHOW server_version").fetchone()
     return {"cpus": os.cpu_count(), "python": platform.python_version(),
             "postgres": row[0] if row else "?", "platform": platform.platform()}
 
 
-def server_started() -> str:
+def server_started(server: str = SERVER) -> str:
     """When the PostgreSQL server last started: other jobs on a shared machine restart it, and
     a run during which it changed measured a restart, not Redwood."""
-    with psycopg.connect(f"{SERVER}/postgres") as admin:
+    with psycopg.connect(f"{server}/postgres") as admin:
         row = admin.execute("SELECT pg_postmaster_start_time()::text").fetchone()
     return str(row[0]) if row else "?"
 
 
-def meta(plan: str, command: list[str]) -> dict[str, Any]:
-    """Where and how a run happened, for ``report.write`` (``load_after`` is filled in at the
-    end of the run)."""
+def meta(plan: str, command: list[str], server: str = SERVER) -> dict[str, Any]:
+    """Where and how a run happened, for ``report.write`` (``finish`` fills in the end)."""
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
                             text=True, cwd=Path(__file__).parent).stdout.strip() or "unknown"
     return {"plan": plan, "started": datetime.datetime.now().isoformat(timespec="seconds"),
-            "commit": commit, **machine(), "machine": platform.machine(),
+            "commit": commit, **machine(server), "machine": platform.machine(),
             "load_before": load(), "load_after": None, "command": shlex.join(command),
-            "server_started": server_started()}
+            "server_started": server_started(server)}
 
 
-def finish(info: dict[str, Any], notes: list[str]) -> None:
+def finish(info: dict[str, Any], notes: list[str], server: str = SERVER) -> None:
     """Fill in the end of a run: the load after it, and a note if the server restarted."""
     info["load_after"] = load()
-    if server_started() != info["server_started"]:
+    if server_started(server) != info["server_started"]:
         notes.append("The PostgreSQL server restarted during this run (another job on the "
                      "shared machine): these figures are disturbed; run it again.")
 

@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from typing import IO, Any
 
@@ -59,8 +60,10 @@ def cpu_seconds() -> float:
 def stats(app: App, worker: Worker | None) -> dict[str, Any]:
     """What ``stats`` answers."""
     gc.collect()
+    objects = gc.get_objects()
     return {"pid": os.getpid(), "cpu_seconds": cpu_seconds(), "rss_bytes": rss_bytes(),
-            "python_objects": len(gc.get_objects()),
+            "python_objects": len(objects),
+            "types": dict(Counter(type(o).__name__ for o in objects).most_common(40)),
             "in_flight": 0 if worker is None else worker.in_flight,
             "transactions": getattr(app.store, "transactions", None)}
 

@@ -254,6 +254,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
                       help="a smoke test of the script (figures mean nothing)")
     parser.add_argument("--processes", help="worker process counts, e.g. 1,2,4 (first = base)")
     parser.add_argument("--backlog", type=int, help="executions per drain")
+    parser.add_argument("--database", metavar="URL",
+                        help="an existing PostgreSQL database (default: a scratch one)")
     parser.add_argument("--out", type=Path, default=pg_common.RESULTS,
                         help="where pg_scale.json/.md go")
     return parser.parse_args(argv)
@@ -261,16 +263,18 @@ def parse(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the three parts on a scratch database; print and write the figures."""
-    args = parse(sys.argv[1:] if argv is None else argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = parse(argv)
     plan = PLANS["tiny" if args.tiny else "quick" if args.quick else "full"]
     if args.processes:
         plan = replace(plan, processes=tuple(int(x) for x in args.processes.split(",")))
     if args.backlog:
         plan = replace(plan, backlog=args.backlog)
-    info = pg_common.meta(plan.name, ["python", "-m", "benchmarks.pg_scale",
-                                      *(sys.argv[1:] if argv is None else argv)])
+    info = pg_common.meta(plan.name, ["python", "-m", "benchmarks.pg_scale", *argv],
+                          pg_common.server_of(args.database))
     figures: list[Figure] = []
-    with pg_common.scratch_database("redwood_bench_scale") as url, App(url) as app:
+    with pg_common.scratch_database("redwood_bench_scale", args.database) as url, \
+            App(url) as app:
         register(app)
         for title, part in (("latency and in flight, one worker", latency),
                             ("throughput by worker processes", scaling)):
@@ -282,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
     notes = [f"{CORES} CPUs: worker processes, this client and PostgreSQL share them, so more "
              f"processes than CPUs cannot scale linearly; cores_busy says how saturated the "
              f"machine was during a drain."]
-    pg_common.finish(info, notes)
+    pg_common.finish(info, notes, pg_common.server_of(args.database))
     json_path, md_path = report.write(args.out, info, figures, [], notes, name="pg_scale",
                                       title="W1 on PostgreSQL: worker processes")
     print(f"\nwrote {json_path} and {md_path}")

@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -44,28 +45,34 @@ class SleepPlan:
     count: int
     processes: int
     lead: float
+    # Sleepers per worker process before the baseline: enough to run a full pool of invocation
+    # threads (64), whose creation would otherwise count as memory held by the sleepers.
     warmup: int
 
 
 PLANS = {
-    "full": SleepPlan("full", count=10_000, processes=2, lead=5.0, warmup=100),
-    "quick": SleepPlan("quick", count=2_000, processes=2, lead=5.0, warmup=50),
+    "full": SleepPlan("full", count=10_000, processes=2, lead=5.0, warmup=200),
+    "quick": SleepPlan("quick", count=2_000, processes=2, lead=5.0, warmup=200),
     # A smoke test of the script (the test suite runs it): figures mean nothing.
     "tiny": SleepPlan("tiny", count=6, processes=2, lead=3.0, warmup=2),
 }
 
 
-def run(plan: SleepPlan, lead: float) -> dict[str, Any]:
-    """One run on a fresh database and fresh worker processes; the raw measurements."""
-    with pg_common.scratch_database("redwood_bench_sleepers") as url, App(url) as app:
+def run(plan: SleepPlan, lead: float, database: str | None = None) -> dict[str, Any]:
+    """One run on a fresh database (or ``database``) and fresh worker processes; the raw
+    measurements."""
+    with pg_common.scratch_database("redwood_bench_sleepers", database) as url, \
+            App(url) as app:
         register(app)
         function = app.registry.get("sleep_until")
         census = pg_common.Census(url)
         try:
             with Fleet(url, plan.processes) as fleet:
-                fleet.tell("start")
+                # A backlog first, so that the workers start with every invocation slot busy.
                 soon = time.time() + MIN_WAIT
-                for handle in [app.start(function, soon) for _ in range(plan.warmup)]:
+                warmup = [app.start(function, soon) for _ in range(plan.warmup * plan.processes)]
+                fleet.tell("start")
+                for handle in warmup:
                     handle.result(timeout=120)
                 baseline = fleet.tell("stats")
                 since = time.time()
@@ -151,6 +158,9 @@ def _memory(plan: SleepPlan, data: dict[str, Any], label: str,
     pairs = list(zip(data["sleeping"], data["baseline"], strict=True))
     rss = sum(s["rss_bytes"] - b["rss_bytes"] for s, b in pairs)
     objects = sum(s["python_objects"] - b["python_objects"] for s, b in pairs)
+    grown: Counter[str] = Counter()
+    for sleeping, baseline in pairs:
+        grown.update({k: v - baseline["types"].get(k, 0) for k, v in sleeping["types"].items()})
     return [
         Figure("redwood", "postgresql", "W4", f"RSS per sleeping execution ({label})",
                rss / plan.count / 1024, "KiB",
@@ -159,7 +169,9 @@ def _memory(plan: SleepPlan, data: dict[str, Any], label: str,
                             [s["rss_bytes"] - b["rss_bytes"] for s, b in pairs],
                         "rss_after_warmup_bytes": [b["rss_bytes"] for _, b in pairs]}),
         Figure("redwood", "postgresql", "W4", f"Python objects per sleeping execution ({label})",
-               objects / plan.count, "objects", details={**shared, "objects_delta": objects}),
+               objects / plan.count, "objects",
+               details={**shared, "objects_delta": objects,
+                        "grown_types": dict(grown.most_common(6))}),
     ]
 
 
@@ -174,6 +186,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--count", type=int, help="sleeping executions")
     parser.add_argument("--processes", type=int, help="worker processes")
     parser.add_argument("--lead", type=float, help="seconds from the first start to the deadline")
+    parser.add_argument("--database", metavar="URL",
+                        help="an existing PostgreSQL database (default: a scratch one per run)")
     parser.add_argument("--out", type=Path, default=pg_common.RESULTS,
                         help="where pg_sleepers.json/.md go")
     return parser.parse_args(argv)
@@ -187,14 +201,15 @@ def main(argv: list[str] | None = None) -> int:
     plan = PLANS["tiny" if args.tiny else "quick" if args.quick else "full"]
     plan = replace(plan, count=args.count or plan.count,
                    processes=args.processes or plan.processes, lead=args.lead or plan.lead)
-    info = pg_common.meta(plan.name, ["python", "-m", "benchmarks.pg_sleepers", *argv])
+    info = pg_common.meta(plan.name, ["python", "-m", "benchmarks.pg_sleepers", *argv],
+                          pg_common.server_of(args.database))
     notes: list[str] = []
     measured: list[Figure] = []
     lead = plan.lead
     for attempt in range(2):
         print(f"-- {plan.count:,} sleepers on {plan.processes} worker processes, deadline "
               f"{lead:g} s ahead", flush=True)
-        data = run(plan, lead)
+        data = run(plan, lead, args.database)
         for figure in figures(plan, data):
             print(report.console_line(figure), flush=True)
             measured.append(figure)
@@ -206,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
                      f"the {lead:g} s lead; a second run gave them a deadline far enough ahead "
                      "to sleep together.")
         lead = round(data["asleep_seconds"] * 1.5 + 10.0)
-    pg_common.finish(info, notes)
+    pg_common.finish(info, notes, pg_common.server_of(args.database))
     json_path, md_path = report.write(args.out, info, measured, [], notes, name="pg_sleepers",
                                       title="Sleepers on PostgreSQL: worker processes")
     print(f"\nwrote {json_path} and {md_path}")
