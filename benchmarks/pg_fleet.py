@@ -51,17 +51,13 @@ def register(app: App) -> None:
     app.function(sleep_until)
 
 
-def cpu_seconds() -> float:
-    """User + system CPU time of this process, all threads."""
-    times = os.times()
-    return times.user + times.system
-
-
 def stats(app: App, worker: Worker | None) -> dict[str, Any]:
     """What ``stats`` answers."""
     gc.collect()
     objects = gc.get_objects()
-    return {"pid": os.getpid(), "cpu_seconds": cpu_seconds(), "rss_bytes": rss_bytes(),
+    times = os.times()
+    return {"pid": os.getpid(), "cpu_seconds": times.user + times.system,
+            "cpu_system_seconds": times.system, "rss_bytes": rss_bytes(),
             "python_objects": len(objects),
             "types": dict(Counter(type(o).__name__ for o in objects).most_common(40)),
             "in_flight": 0 if worker is None else worker.in_flight,

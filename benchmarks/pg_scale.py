@@ -24,11 +24,11 @@ import statistics
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from benchmarks import drive, pg_common, report
+from benchmarks import drive, floor, pg_common, report
 from benchmarks.functions import STEPS
 from benchmarks.model import W1_PG_IN_FLIGHT, W1_PG_MEDIAN, Figure
 from benchmarks.pg_fleet import Fleet, register
@@ -67,38 +67,81 @@ PLANS = {
 }
 
 
+@dataclass
+class _Tally:
+    """What the latency part gathers for one contender over its rounds."""
+
+    samples: list[float] = field(default_factory=list)
+    rates: list[float] = field(default_factory=list)
+    # Transactions (reads and writes, client and worker) per execution, back to back; the
+    # client's alone with many in flight (result waiters read the execution when woken).
+    sequential_transactions: list[float] = field(default_factory=list)
+    client_transactions: list[float] = field(default_factory=list)
+
+
 def latency(app: App, url: str, plan: ScalePlan) -> list[Figure]:
     """Round trips back to back and from ``plan.clients`` threads, embedded worker vs one
-    worker process, interleaved round by round."""
+    worker process, and one raw commit for scale, interleaved round by round."""
     run = roundtrip(app, app.registry.get("ten_steps"), 0, STEPS)
-    samples: dict[str, list[float]] = {EMBEDDED: [], PROCESS: []}
-    rates: dict[str, list[float]] = {EMBEDDED: [], PROCESS: []}
-    client_transactions: dict[str, list[float]] = {EMBEDDED: [], PROCESS: []}
+    tallies = {EMBEDDED: _Tally(), PROCESS: _Tally()}
+    commits: list[float] = []
     n = max(1, plan.sequential // plan.rounds)
-    with Fleet(url, 1) as fleet:
-        for _ in range(plan.rounds):
-            for who in (EMBEDDED, PROCESS):
-                with _serving(app, fleet, who):
-                    drive.warm_up(run, plan.warmup)
-                    samples[who] += drive.timed(run, n)[0]
-                    before = _transactions(app)
-                    rates[who].append(drive.in_flight(run, plan.clients, plan.per_client))
-                    done = plan.clients * plan.per_client
-                    client_transactions[who].append((_transactions(app) - before) / done)
-    figures = []
-    for who in (EMBEDDED, PROCESS):
-        summary = Summary.of_seconds(samples[who])
-        figures.append(Figure("redwood", "postgresql", "W1", f"median latency ({who})",
-                              summary.median, "ms", W1_PG_MEDIAN, details=summary.as_dict()))
-        figures.append(Figure(
-            "redwood", "postgresql", "W1", f"{plan.clients} in flight ({who})",
-            statistics.median(rates[who]), "exec/s",
-            W1_PG_IN_FLIGHT if plan.clients == 50 else None, lower_is_better=False,
-            details={"clients": plan.clients, "per_client": plan.per_client,
-                     "rounds": [round(r, 1) for r in rates[who]],
-                     "client_transactions_per_execution":
-                         round(statistics.median(client_transactions[who]), 2)}))
+    probe = floor.PostgresProbe(url)
+    try:
+        with Fleet(url, 1) as fleet:
+            for _ in range(plan.rounds):
+                for who, tally in tallies.items():
+                    with _serving(app, fleet, who):
+                        _round(app, fleet if who == PROCESS else None, run, plan, tally)
+                drive.warm_up(probe.commit, plan.warmup)
+                commits += drive.timed(probe.commit, n)[0]
+    finally:
+        probe.close()
+    commit = Summary.of_seconds(commits)
+    figures = [Figure("raw commit", "postgresql", "floor", "commit median (interleaved)",
+                      commit.median, "ms", details={**commit.as_dict(), "how": probe.how})]
+    for who, tally in tallies.items():
+        figures += _latency_figures(who, tally, commit.median, plan)
     return figures
+
+
+def _round(app: App, fleet: Fleet | None, run: drive.Roundtrip, plan: ScalePlan,
+           tally: _Tally) -> None:
+    def transactions() -> int:
+        worker = 0 if fleet is None else int(fleet.tell("stats")[0]["transactions"])
+        return _transactions(app) + worker
+
+    n = max(1, plan.sequential // plan.rounds)
+    drive.warm_up(run, plan.warmup)
+    before = transactions()
+    tally.samples += drive.timed(run, n)[0]
+    tally.sequential_transactions.append((transactions() - before) / n)
+    client = _transactions(app)
+    tally.rates.append(drive.in_flight(run, plan.clients, plan.per_client))
+    tally.client_transactions.append(
+        (_transactions(app) - client) / (plan.clients * plan.per_client))
+
+
+def _latency_figures(who: str, tally: _Tally, commit_ms: float,
+                     plan: ScalePlan) -> list[Figure]:
+    summary = Summary.of_seconds(tally.samples)
+    transactions = statistics.median(tally.sequential_transactions)
+    return [
+        Figure("redwood", "postgresql", "W1", f"median latency ({who})", summary.median, "ms",
+               W1_PG_MEDIAN, details={**summary.as_dict(),
+                                      "transactions_per_execution": round(transactions, 2)}),
+        Figure("redwood", "postgresql", "W1", f"median / commit median ({who})",
+               summary.median / commit_ms, "x",
+               details={"commit_ms": round(commit_ms, 4),
+                        "transactions_per_execution": round(transactions, 2)}),
+        Figure("redwood", "postgresql", "W1", f"{plan.clients} in flight ({who})",
+               statistics.median(tally.rates), "exec/s",
+               W1_PG_IN_FLIGHT if plan.clients == 50 else None, lower_is_better=False,
+               details={"clients": plan.clients, "per_client": plan.per_client,
+                        "rounds": [round(r, 1) for r in tally.rates],
+                        "client_transactions_per_execution":
+                            round(statistics.median(tally.client_transactions), 2)}),
+    ]
 
 
 class _serving:
@@ -135,6 +178,7 @@ class Drain:
     seconds: float  # from the start command to the last ended_at
     steady_per_second: float  # between the 10th and 90th percentile of ended_at
     worker_cpu: float
+    worker_system_cpu: float  # the part spent in the kernel (socket I/O, futexes)
     server_cpu: float
     machine_busy: float
     machine_total: float
@@ -183,6 +227,8 @@ def drain(app: App, url: str, processes: int, backlog: int) -> Drain:
         steady_per_second=steady,
         worker_cpu=sum(a["cpu_seconds"] - b["cpu_seconds"]
                        for a, b in zip(after, before, strict=True)),
+        worker_system_cpu=sum(a["cpu_system_seconds"] - b["cpu_system_seconds"]
+                              for a, b in zip(after, before, strict=True)),
         # Backends that connected during the drain started from zero.
         server_cpu=sum(cpu - server_before.get(pid, 0.0) for pid, cpu in server_after.items()),
         machine_busy=busy_after - busy_before, machine_total=total_after - total_before)
@@ -235,7 +281,9 @@ def _drain_figures(processes: int, results: list[Drain], plan: ScalePlan) -> lis
                         "steady_per_second": round(median([d.steady_per_second
                                                            for d in results]), 1)}),
         Figure("redwood", "postgresql", "W1", f"worker CPU per execution ({label})",
-               median([1000 * d.worker_cpu / n for d in results]), "ms", details=shared),
+               median([1000 * d.worker_cpu / n for d in results]), "ms",
+               details={**shared, "system_ms": round(median(
+                   [1000 * d.worker_system_cpu / n for d in results]), 3)}),
         Figure("redwood", "postgresql", "W1", f"PostgreSQL CPU per execution ({label})",
                median([1000 * d.server_cpu / n for d in results]), "ms", details=shared),
         Figure("redwood", "postgresql", "W1", f"machine CPU per execution ({label})",

@@ -26,7 +26,12 @@ def _notes(figure: Figure) -> str:
     d = figure.details
     keys = ("p90", "p99", "commits_per_execution", "floor_ms", "fanout",
             "python_objects_per_execution", "lease_seconds", "invocations_max",
-            "doomed_invocations_max", "resumed_before_kill", "journal_mode", "how")
+            "doomed_invocations_max", "resumed_before_kill", "journal_mode", "how",
+            # The PostgreSQL worker-process benchmarks (pg_scale, pg_sleepers).
+            "transactions_per_execution", "client_transactions_per_execution", "rounds",
+            "steady_per_second", "system_ms", "cores_busy", "ideal",
+            "starts_per_second", "asleep_seconds", "asleep_before_deadline",
+            "recorded_after_deadline", "objects_delta")
     parts = [f"{k}={_number(d[k]) if isinstance(d[k], float) else d[k]}" for k in keys if k in d]
     return ", ".join(parts)
 
