@@ -20,7 +20,8 @@ def _written(out: Path, name: str) -> tuple[dict[str, Any], dict[str, dict[str, 
     figures = {f["metric"]: f for f in document["figures"]}
     assert len(figures) == len(document["figures"])  # every metric named once
     for figure in figures.values():
-        assert (figure["system"], figure["backend"]) == ("redwood", "postgresql")
+        assert figure["system"] in ("redwood", "raw commit")
+        assert figure["backend"] == "postgresql"
         assert math.isfinite(figure["value"]), figure
     markdown = (out / f"{name}.md").read_text()
     return document, figures, markdown
@@ -47,7 +48,9 @@ def test_pg_scale_tiny_measures_one_worker_and_the_process_ladder(
     assert ratio["unit"] == "x" and ratio["details"]["ideal"] == 2.0
     assert math.isclose(ratio["value"], ratio["details"]["per_second"]
                         / ratio["details"]["per_second_1"], rel_tol=0.05)
-    assert markdown.count("| redwood | postgresql | W1 |") == len(figures)
+    commit = figures["commit median (interleaved)"]
+    assert (commit["system"], commit["unit"], commit["details"]["n"]) == ("raw commit", "ms", 3)
+    assert markdown.count("| redwood | postgresql | W1 |") == len(figures) - 1
 
 
 def test_pg_sleepers_tiny_wakes_every_sleeper_never_early_and_weighs_them(
