@@ -9,11 +9,12 @@ import os
 import platform
 import shlex
 import subprocess
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -21,6 +22,7 @@ from psycopg import sql
 
 SERVER = os.environ.get("REDWOOD_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
 RESULTS = Path(__file__).parent / "results"
+T = TypeVar("T")
 
 
 def server_of(url: str | None) -> str:
@@ -44,9 +46,47 @@ def scratch_database(prefix: str, given: str | None = None) -> Iterator[str]:
     try:
         yield f"{SERVER}/{name}"
     finally:
+        wait_for_server(SERVER)
         with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as admin:
             admin.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def wait_for_server(server: str = SERVER, timeout: float = 180.0) -> None:
+    """Return once the server accepts connections (at once when it is up)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with psycopg.connect(f"{server}/postgres", connect_timeout=5):
+                return
+        except psycopg.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(1.0)
+
+
+def redo_after_restart(measure: Callable[[], T], what: str, notes: list[str],
+                       server: str = SERVER, attempts: int = 3) -> T:
+    """``measure()``, measured again when the server restarted meanwhile: other jobs on a
+    shared machine restart it, and a measurement across a restart measured the restart."""
+    for attempt in range(1, attempts + 1):
+        wait_for_server(server)
+        started = server_started(server)
+        try:
+            result = measure()
+        except Exception:
+            wait_for_server(server)
+            if server_started(server) == started or attempt == attempts:
+                raise
+        else:
+            if server_started(server) == started:
+                return result
+            if attempt == attempts:
+                raise RuntimeError(f"{what}: the server restarted during each of {attempts} tries")
+        notes.append(f"{what}: the PostgreSQL server restarted during the measurement (another "
+                     "job on this machine); measured again.")
+        print(f"   {what}: the server restarted; measuring again", flush=True)
+    raise AssertionError("unreachable")
 
 
 def committed_transactions(url: str) -> int:

@@ -23,7 +23,9 @@ import os
 import statistics
 import sys
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -79,24 +81,32 @@ class _Tally:
     client_transactions: list[float] = field(default_factory=list)
 
 
-def latency(app: App, url: str, plan: ScalePlan) -> list[Figure]:
+@contextmanager
+def _fresh(database: str | None) -> Iterator[tuple[App, str]]:
+    """A scratch database (or ``database``) and an app on it that knows the functions."""
+    with pg_common.scratch_database("redwood_bench_scale", database) as url, App(url) as app:
+        register(app)
+        yield app, url
+
+
+def latency(plan: ScalePlan, database: str | None) -> list[Figure]:
     """Round trips back to back and from ``plan.clients`` threads, embedded worker vs one
     worker process, and one raw commit for scale, interleaved round by round."""
-    run = roundtrip(app, app.registry.get("ten_steps"), 0, STEPS)
     tallies = {EMBEDDED: _Tally(), PROCESS: _Tally()}
     commits: list[float] = []
     n = max(1, plan.sequential // plan.rounds)
-    probe = floor.PostgresProbe(url)
-    try:
-        with Fleet(url, 1) as fleet:
+    with _fresh(database) as (app, url), Fleet(url, 1) as fleet:
+        run = roundtrip(app, app.registry.get("ten_steps"), 0, STEPS)
+        probe = floor.PostgresProbe(url)
+        try:
             for _ in range(plan.rounds):
                 for who, tally in tallies.items():
                     with _serving(app, fleet, who):
                         _round(app, fleet if who == PROCESS else None, run, plan, tally)
                 drive.warm_up(probe.commit, plan.warmup)
                 commits += drive.timed(probe.commit, n)[0]
-    finally:
-        probe.close()
+        finally:
+            probe.close()
     commit = Summary.of_seconds(commits)
     figures = [Figure("raw commit", "postgresql", "floor", "commit median (interleaved)",
                       commit.median, "ms", details={**commit.as_dict(), "how": probe.how})]
@@ -189,9 +199,14 @@ class Drain:
         return self.executions / self.seconds
 
 
-def drain(app: App, url: str, processes: int, backlog: int) -> Drain:
+def drain(processes: int, backlog: int, database: str | None) -> Drain:
     """Start ``backlog`` executions with the worker processes paused; start them and time
     until every execution ended."""
+    with _fresh(database) as (app, url):
+        return _drain(app, url, processes, backlog)
+
+
+def _drain(app: App, url: str, processes: int, backlog: int) -> Drain:
     function = app.registry.get("ten_steps")
     census = pg_common.Census(url)
     try:
@@ -240,16 +255,19 @@ def _server_cpu(url: str, census: pg_common.Census) -> dict[int, float]:
     return pg_common.process_cpu_seconds(pids)
 
 
-def scaling(app: App, url: str, plan: ScalePlan) -> list[Figure]:
-    """The ladder of process counts, ``plan.repeats`` times; medians per count, and the ratios
-    of the counts to one process."""
+def scaling(plan: ScalePlan, database: str | None, notes: list[str]) -> list[Figure]:
+    """The ladder of process counts, ``plan.repeats`` times, each drain on a fresh database;
+    medians per count, and the ratios of the counts to one process."""
+    server = pg_common.server_of(database)
     drains: dict[int, list[Drain]] = {k: [] for k in plan.processes}
     for repeat in range(plan.repeats):
         # Alternate the ladder's direction so a drift in the machine's load does not favour
         # the counts that happen to run first.
         ladder = plan.processes if repeat % 2 == 0 else tuple(reversed(plan.processes))
         for processes in ladder:
-            result = drain(app, url, processes, plan.backlog)
+            result = pg_common.redo_after_restart(
+                lambda: drain(processes, plan.backlog, database),  # noqa: B023 (called here)
+                f"drain by {processes} worker processes", notes, server)
             print(f"   {processes} worker process(es): {result.per_second:,.0f} exec/s "
                   f"(steady {result.steady_per_second:,.0f}), worker CPU "
                   f"{1000 * result.worker_cpu / result.executions:.2f} ms/exec", flush=True)
@@ -320,25 +338,28 @@ def main(argv: list[str] | None = None) -> int:
         plan = replace(plan, backlog=args.backlog)
     info = pg_common.meta(plan.name, ["python", "-m", "benchmarks.pg_scale", *argv],
                           pg_common.server_of(args.database))
-    figures: list[Figure] = []
-    with pg_common.scratch_database("redwood_bench_scale", args.database) as url, \
-            App(url) as app:
-        register(app)
-        for title, part in (("latency and in flight, one worker", latency),
-                            ("throughput by worker processes", scaling)):
-            print(f"-- {title}", flush=True)
-            measured = part(app, url, plan)
-            for figure in measured:
-                print(report.console_line(figure), flush=True)
-            figures += measured
+    server = pg_common.server_of(args.database)
     notes = [f"{CORES} CPUs: worker processes, this client and PostgreSQL share them, so more "
              f"processes than CPUs cannot scale linearly; cores_busy says how saturated the "
              f"machine was during a drain."]
-    pg_common.finish(info, notes, pg_common.server_of(args.database))
+    print("-- latency and in flight, one worker", flush=True)
+    figures = pg_common.redo_after_restart(lambda: latency(plan, args.database), "latency",
+                                           notes, server)
+    _show(figures)
+    print("-- throughput by worker processes", flush=True)
+    scaled = scaling(plan, args.database, notes)
+    _show(scaled)
+    figures += scaled
+    pg_common.finish(info, notes, server)
     json_path, md_path = report.write(args.out, info, figures, [], notes, name="pg_scale",
                                       title="W1 on PostgreSQL: worker processes")
     print(f"\nwrote {json_path} and {md_path}")
     return 0
+
+
+def _show(figures: list[Figure]) -> None:
+    for figure in figures:
+        print(report.console_line(figure), flush=True)
 
 
 if __name__ == "__main__":
