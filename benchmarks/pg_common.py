@@ -199,12 +199,11 @@ def meta(plan: str, command: list[str], server: str = SERVER) -> dict[str, Any]:
             "server_started": server_started(server)}
 
 
-def finish(info: dict[str, Any], notes: list[str], server: str = SERVER) -> None:
-    """Fill in the end of a run: the load after it, and a note if the server restarted."""
+def finish(info: dict[str, Any], server: str = SERVER) -> None:
+    """Fill in the end of a run: the load after it, and when the server last started (each
+    measurement was taken again if it restarted meanwhile: ``redo_after_restart``)."""
     info["load_after"] = load()
-    if server_started(server) != info["server_started"]:
-        notes.append("The PostgreSQL server restarted during this run (another job on the "
-                     "shared machine): these figures are disturbed; run it again.")
+    info["server_started_after"] = server_started(server)
 
 
 def write_result(name: str, data: dict[str, Any]) -> Path:

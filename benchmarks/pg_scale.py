@@ -189,6 +189,7 @@ class Drain:
     steady_per_second: float  # between the 10th and 90th percentile of ended_at
     worker_cpu: float
     worker_system_cpu: float  # the part spent in the kernel (socket I/O, futexes)
+    worker_transactions: int  # reads and writes the worker processes sent
     server_cpu: float
     machine_busy: float
     machine_total: float
@@ -244,6 +245,8 @@ def _drain(app: App, url: str, processes: int, backlog: int) -> Drain:
                        for a, b in zip(after, before, strict=True)),
         worker_system_cpu=sum(a["cpu_system_seconds"] - b["cpu_system_seconds"]
                               for a, b in zip(after, before, strict=True)),
+        worker_transactions=sum(a["transactions"] - b["transactions"]
+                                for a, b in zip(after, before, strict=True)),
         # Backends that connected during the drain started from zero.
         server_cpu=sum(cpu - server_before.get(pid, 0.0) for pid, cpu in server_after.items()),
         machine_busy=busy_after - busy_before, machine_total=total_after - total_before)
@@ -301,7 +304,9 @@ def _drain_figures(processes: int, results: list[Drain], plan: ScalePlan) -> lis
         Figure("redwood", "postgresql", "W1", f"worker CPU per execution ({label})",
                median([1000 * d.worker_cpu / n for d in results]), "ms",
                details={**shared, "system_ms": round(median(
-                   [1000 * d.worker_system_cpu / n for d in results]), 3)}),
+                   [1000 * d.worker_system_cpu / n for d in results]), 3),
+                   "transactions_per_execution": round(median(
+                       [d.worker_transactions / n for d in results]), 2)}),
         Figure("redwood", "postgresql", "W1", f"PostgreSQL CPU per execution ({label})",
                median([1000 * d.server_cpu / n for d in results]), "ms", details=shared),
         Figure("redwood", "postgresql", "W1", f"machine CPU per execution ({label})",
@@ -350,7 +355,7 @@ def main(argv: list[str] | None = None) -> int:
     scaled = scaling(plan, args.database, notes)
     _show(scaled)
     figures += scaled
-    pg_common.finish(info, notes, server)
+    pg_common.finish(info, server)
     json_path, md_path = report.write(args.out, info, figures, [], notes, name="pg_scale",
                                       title="W1 on PostgreSQL: worker processes")
     print(f"\nwrote {json_path} and {md_path}")

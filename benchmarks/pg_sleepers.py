@@ -223,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
                      f"the {lead:g} s lead; a second run gave them a deadline far enough ahead "
                      "to sleep together.")
         lead = round(data["asleep_seconds"] * 1.5 + 10.0)
-    pg_common.finish(info, notes, pg_common.server_of(args.database))
+    pg_common.finish(info, pg_common.server_of(args.database))
     json_path, md_path = report.write(args.out, info, measured, [], notes, name="pg_sleepers",
                                       title="Sleepers on PostgreSQL: worker processes")
     print(f"\nwrote {json_path} and {md_path}")
