@@ -146,10 +146,14 @@ def figures(plan: SleepPlan, data: dict[str, Any]) -> list[Figure]:
             summary.p99, "ms", details={**summary.as_dict(), **shared}))
     if data["sleeping"] is not None:
         result += _memory(plan, data, label, shared)
-        cpu = sum(w["cpu_seconds"] - s["cpu_seconds"]
-                  for w, s in zip(data["woke"], data["sleeping"], strict=True))
-        result.append(Figure("redwood", "postgresql", "W4", f"worker CPU per wake-up ({label})",
-                             1000 * cpu / plan.count, "ms", details=shared))
+        pairs = list(zip(data["woke"], data["sleeping"], strict=True))
+        cpu = sum(w["cpu_seconds"] - s["cpu_seconds"] for w, s in pairs)
+        transactions = sum(w["transactions"] - s["transactions"] for w, s in pairs)
+        result.append(Figure(
+            "redwood", "postgresql", "W4", f"worker CPU per wake-up ({label})",
+            1000 * cpu / plan.count, "ms",
+            details={**shared, "transactions_per_execution": round(transactions / plan.count,
+                                                                   2)}))
     return result
 
 

@@ -36,7 +36,7 @@ def test_pg_scale_tiny_measures_one_worker_and_the_process_ladder(
     assert document["meta"]["plan"] == "tiny"
     for who in ("embedded worker", "1 worker process"):
         assert figures[f"median latency ({who})"]["unit"] == "ms"
-        assert figures[f"median latency ({who})"]["details"]["n"] == 3
+        assert figures[f"median latency ({who})"]["details"]["n"] == 4  # 2 rounds of 2
         assert figures[f"2 in flight ({who})"]["unit"] == "exec/s"
     for label in ("1 worker process", "2 worker processes"):
         drained = figures[f"backlog drained by {label}"]
@@ -49,8 +49,13 @@ def test_pg_scale_tiny_measures_one_worker_and_the_process_ladder(
     assert math.isclose(ratio["value"], ratio["details"]["per_second"]
                         / ratio["details"]["per_second_1"], rel_tol=0.05)
     commit = figures["commit median (interleaved)"]
-    assert (commit["system"], commit["unit"], commit["details"]["n"]) == ("raw commit", "ms", 3)
-    assert markdown.count("| redwood | postgresql | W1 |") == len(figures) - 1
+    assert (commit["system"], commit["unit"], commit["details"]["n"]) == ("raw commit", "ms", 4)
+    raw = figures["commits/s from 10 connections"]
+    assert raw["system"] == "raw commit" and len(raw["details"]["rounds"]) == 2
+    assert math.isclose(figures["W1 ceiling from commits alone"]["value"], raw["value"] / 11,
+                        rel_tol=0.01)
+    ours = [f for f in figures.values() if f["system"] == "redwood"]
+    assert markdown.count("| redwood | postgresql | W1 |") == len(ours)
 
 
 def test_pg_sleepers_tiny_wakes_every_sleeper_never_early_and_weighs_them(
