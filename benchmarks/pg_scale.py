@@ -83,6 +83,9 @@ class _Tally:
     # client's alone with many in flight (result waiters read the execution when woken).
     sequential_transactions: list[float] = field(default_factory=list)
     client_transactions: list[float] = field(default_factory=list)
+    # CPU ms per execution with many in flight: this (client) process's, the worker process's.
+    client_cpu: list[float] = field(default_factory=list)
+    worker_cpu: list[float] = field(default_factory=list)
 
 
 @contextmanager
@@ -134,19 +137,29 @@ def latency(plan: ScalePlan, database: str | None) -> list[Figure]:
 
 def _round(app: App, fleet: Fleet | None, run: drive.Roundtrip, plan: ScalePlan,
            tally: _Tally) -> None:
-    def transactions() -> int:
-        worker = 0 if fleet is None else int(fleet.tell("stats")[0]["transactions"])
-        return _transactions(app) + worker
+    def worker() -> dict[str, Any]:
+        return fleet.tell("stats")[0] if fleet is not None else {"transactions": 0,
+                                                                  "cpu_seconds": 0.0}
 
     n = max(1, plan.sequential // plan.rounds)
     drive.warm_up(run, plan.warmup)
-    before = transactions()
+    before = _transactions(app) + worker()["transactions"]
     tally.samples += drive.timed(run, n)[0]
-    tally.sequential_transactions.append((transactions() - before) / n)
-    client = _transactions(app)
+    worker_before = worker()
+    tally.sequential_transactions.append(
+        (_transactions(app) + worker_before["transactions"] - before) / n)
+    client, client_cpu = _transactions(app), _cpu_seconds()
     tally.rates.append(drive.in_flight(run, plan.clients, plan.per_client))
-    tally.client_transactions.append(
-        (_transactions(app) - client) / (plan.clients * plan.per_client))
+    done = plan.clients * plan.per_client
+    tally.client_cpu.append(1000 * (_cpu_seconds() - client_cpu) / done)
+    tally.worker_cpu.append(1000 * (worker()["cpu_seconds"] - worker_before["cpu_seconds"])
+                            / done)
+    tally.client_transactions.append((_transactions(app) - client) / done)
+
+
+def _cpu_seconds() -> float:
+    times = os.times()
+    return times.user + times.system
 
 
 def _latency_figures(who: str, tally: _Tally, commit_ms: float,
@@ -167,7 +180,11 @@ def _latency_figures(who: str, tally: _Tally, commit_ms: float,
                details={"clients": plan.clients, "per_client": plan.per_client,
                         "rounds": [round(r, 1) for r in tally.rates],
                         "client_transactions_per_execution":
-                            round(statistics.median(tally.client_transactions), 2)}),
+                            round(statistics.median(tally.client_transactions), 2),
+                        "client_cpu_ms": round(statistics.median(tally.client_cpu), 3),
+                        # Embedded, the client process is the worker process.
+                        **({"worker_cpu_ms": round(statistics.median(tally.worker_cpu), 3)}
+                           if who == PROCESS else {})}),
     ]
 
 

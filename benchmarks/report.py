@@ -31,7 +31,7 @@ def _notes(figure: Figure) -> str:
             "transactions_per_execution", "client_transactions_per_execution", "rounds",
             "steady_per_second", "system_ms", "cores_busy", "ideal",
             "starts_per_second", "asleep_seconds", "asleep_before_deadline",
-            "recorded_after_deadline", "objects_delta")
+            "recorded_after_deadline", "objects_delta", "client_cpu_ms", "worker_cpu_ms")
     parts = [f"{k}={_number(d[k]) if isinstance(d[k], float) else d[k]}" for k in keys if k in d]
     return ", ".join(parts)
 
