@@ -25,9 +25,12 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
+from benchmarks import pg_common
 from benchmarks.functions import ten_steps
 from benchmarks.registry import ROOT
 from benchmarks.sleepers import rss_bytes
@@ -49,6 +52,14 @@ def register(app: App) -> None:
     """The functions every benchmark process knows: W1 (ten steps) and the sleeper."""
     app.function(ten_steps)
     app.function(sleep_until)
+
+
+@contextmanager
+def fresh_app(database: str | None, prefix: str) -> Iterator[tuple[App, str]]:
+    """A scratch database (or ``database``), and an app on it that knows the functions."""
+    with pg_common.scratch_database(prefix, database) as url, App(url) as app:
+        register(app)
+        yield app, url
 
 
 def stats(app: App, worker: Worker | None) -> dict[str, Any]:

@@ -22,25 +22,20 @@ import argparse
 import os
 import statistics
 import sys
-import time
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from benchmarks import drive, floor, pg_common, report
+from benchmarks import drive, floor, pg_common, pg_drain, report
 from benchmarks.functions import STEPS
 from benchmarks.model import W1_PG_IN_FLIGHT, W1_PG_MEDIAN, Figure
-from benchmarks.pg_fleet import Fleet, register
+from benchmarks.pg_fleet import Fleet, fresh_app
 from benchmarks.standard import roundtrip
 from benchmarks.stats import Summary
 from redwood import App
 
 EMBEDDED = "embedded worker"
 PROCESS = "1 worker process"
-CORES = os.cpu_count() or 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,14 +83,6 @@ class _Tally:
     worker_cpu: list[float] = field(default_factory=list)
 
 
-@contextmanager
-def _fresh(database: str | None) -> Iterator[tuple[App, str]]:
-    """A scratch database (or ``database``) and an app on it that knows the functions."""
-    with pg_common.scratch_database("redwood_bench_scale", database) as url, App(url) as app:
-        register(app)
-        yield app, url
-
-
 def latency(plan: ScalePlan, database: str | None) -> list[Figure]:
     """Round trips back to back and from ``plan.clients`` threads, embedded worker vs one
     worker process, and one raw commit for scale, interleaved round by round."""
@@ -103,7 +90,7 @@ def latency(plan: ScalePlan, database: str | None) -> list[Figure]:
     commits: list[float] = []
     rates: list[float] = []
     n = max(1, plan.sequential // plan.rounds)
-    with _fresh(database) as (app, url), Fleet(url, 1) as fleet:
+    with fresh_app(database, "redwood_bench_scale") as (app, url), Fleet(url, 1) as fleet:
         run = roundtrip(app, app.registry.get("ten_steps"), 0, STEPS)
         probe = floor.PostgresProbe(url)
         try:
@@ -213,97 +200,18 @@ def _transactions(app: App) -> int:
     return int(getattr(app.store, "transactions", 0))
 
 
-@dataclass(frozen=True, slots=True)
-class Drain:
-    """One backlog drained by ``processes`` worker processes."""
-
-    processes: int
-    executions: int
-    seconds: float  # from the start command to the last ended_at
-    steady_per_second: float  # between the 10th and 90th percentile of ended_at
-    worker_cpu: float
-    worker_system_cpu: float  # the part spent in the kernel (socket I/O, futexes)
-    worker_transactions: int  # reads and writes the worker processes sent
-    server_cpu: float
-    machine_busy: float
-    machine_total: float
-
-    @property
-    def per_second(self) -> float:
-        """Executions per second over the whole drain."""
-        return self.executions / self.seconds
-
-
-def drain(processes: int, backlog: int, database: str | None) -> Drain:
-    """Start ``backlog`` executions with the worker processes paused; start them and time
-    until every execution ended."""
-    with _fresh(database) as (app, url):
-        return _drain(app, url, processes, backlog)
-
-
-def _drain(app: App, url: str, processes: int, backlog: int) -> Drain:
-    function = app.registry.get("ten_steps")
-    census = pg_common.Census(url)
-    try:
-        with Fleet(url, processes) as fleet:
-            fleet.tell("start")
-            for handle in [app.start(function, 0) for _ in range(5 * processes)]:
-                handle.result(timeout=60)
-            fleet.tell("pause")
-            since = time.time()
-            with ThreadPoolExecutor(8) as starters:
-                list(starters.map(lambda _: app.start(function, 0), range(backlog)))
-            before = fleet.tell("stats")
-            server_before = _server_cpu(url, census)
-            busy_before, total_before = pg_common.machine_cpu_seconds()
-            go = time.time()
-            fleet.tell("start")
-            deadline = time.monotonic() + 600
-            while census.count(since, "SUCCEEDED") < backlog:
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"{backlog} executions did not finish within 600 s")
-                time.sleep(0.05)
-            busy_after, total_after = pg_common.machine_cpu_seconds()
-            server_after = _server_cpu(url, census)
-            after = fleet.tell("stats")
-    finally:
-        census.close()
-    ended = sorted(e.ended_at or 0.0 for e in app.client.list(since=since, limit=backlog + 1))
-    assert len(ended) == backlog, f"expected {backlog} executions, found {len(ended)}"
-    low, high = ended[len(ended) // 10], ended[(len(ended) * 9) // 10]
-    steady = (len(ended) * 8 // 10) / (high - low) if high > low else float("nan")
-    return Drain(
-        processes=processes, executions=backlog, seconds=ended[-1] - go,
-        steady_per_second=steady,
-        worker_cpu=sum(a["cpu_seconds"] - b["cpu_seconds"]
-                       for a, b in zip(after, before, strict=True)),
-        worker_system_cpu=sum(a["cpu_system_seconds"] - b["cpu_system_seconds"]
-                              for a, b in zip(after, before, strict=True)),
-        worker_transactions=sum(a["transactions"] - b["transactions"]
-                                for a, b in zip(after, before, strict=True)),
-        # Backends that connected during the drain started from zero.
-        server_cpu=sum(cpu - server_before.get(pid, 0.0) for pid, cpu in server_after.items()),
-        machine_busy=busy_after - busy_before, machine_total=total_after - total_before)
-
-
-def _server_cpu(url: str, census: pg_common.Census) -> dict[int, float]:
-    """CPU seconds of the backends serving the database (not the census's own)."""
-    pids = [pid for pid in pg_common.backend_pids(url) if pid != census.pid]
-    return pg_common.process_cpu_seconds(pids)
-
-
 def scaling(plan: ScalePlan, database: str | None, notes: list[str]) -> list[Figure]:
     """The ladder of process counts, ``plan.repeats`` times, each drain on a fresh database;
     medians per count, and the ratios of the counts to one process."""
     server = pg_common.server_of(database)
-    drains: dict[int, list[Drain]] = {k: [] for k in plan.processes}
+    drains: dict[int, list[pg_drain.Drain]] = {k: [] for k in plan.processes}
     for repeat in range(plan.repeats):
         # Alternate the ladder's direction so a drift in the machine's load does not favour
         # the counts that happen to run first.
         ladder = plan.processes if repeat % 2 == 0 else tuple(reversed(plan.processes))
         for processes in ladder:
             result = pg_common.redo_after_restart(
-                lambda: drain(processes, plan.backlog, database),  # noqa: B023 (called here)
+                lambda: pg_drain.drain(processes, plan.backlog, database),  # noqa: B023 (called here)
                 f"drain by {processes} worker processes", notes, server)
             print(f"   {processes} worker process(es): {result.per_second:,.0f} exec/s "
                   f"(steady {result.steady_per_second:,.0f}), worker CPU "
@@ -312,7 +220,7 @@ def scaling(plan: ScalePlan, database: str | None, notes: list[str]) -> list[Fig
     figures = []
     rate = {k: statistics.median(d.per_second for d in v) for k, v in drains.items()}
     for processes, results in drains.items():
-        figures += _drain_figures(processes, results, plan)
+        figures += pg_drain.figures(processes, results)
     for processes in plan.processes[1:]:
         figures.append(Figure(
             "redwood", "postgresql", "W1", f"scaling {processes}/1 worker processes",
@@ -320,34 +228,6 @@ def scaling(plan: ScalePlan, database: str | None, notes: list[str]) -> list[Fig
             details={"ideal": float(processes), "per_second": round(rate[processes], 1),
                      "per_second_1": round(rate[plan.processes[0]], 1)}))
     return figures
-
-
-def _drain_figures(processes: int, results: list[Drain], plan: ScalePlan) -> list[Figure]:
-    def median(values: list[float]) -> float:
-        return statistics.median(values)
-
-    n = plan.backlog
-    label = f"{processes} worker process{'es' if processes > 1 else ''}"
-    shared = {"processes": processes, "backlog": n, "runs": len(results)}
-    return [
-        Figure("redwood", "postgresql", "W1", f"backlog drained by {label}",
-               median([d.per_second for d in results]), "exec/s", lower_is_better=False,
-               details={**shared, "rounds": [round(d.per_second, 1) for d in results],
-                        "steady_per_second": round(median([d.steady_per_second
-                                                           for d in results]), 1)}),
-        Figure("redwood", "postgresql", "W1", f"worker CPU per execution ({label})",
-               median([1000 * d.worker_cpu / n for d in results]), "ms",
-               details={**shared, "system_ms": round(median(
-                   [1000 * d.worker_system_cpu / n for d in results]), 3),
-                   "transactions_per_execution": round(median(
-                       [d.worker_transactions / n for d in results]), 2)}),
-        Figure("redwood", "postgresql", "W1", f"PostgreSQL CPU per execution ({label})",
-               median([1000 * d.server_cpu / n for d in results]), "ms", details=shared),
-        Figure("redwood", "postgresql", "W1", f"machine CPU per execution ({label})",
-               median([1000 * d.machine_busy / n for d in results]), "ms",
-               details={**shared, "cores_busy": round(median(
-                   [d.machine_busy / d.machine_total * CORES for d in results]), 2)}),
-    ]
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -378,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
     info = pg_common.meta(plan.name, ["python", "-m", "benchmarks.pg_scale", *argv],
                           pg_common.server_of(args.database))
     server = pg_common.server_of(args.database)
-    notes = [f"{CORES} CPUs: worker processes, this client and PostgreSQL share them, so more "
+    notes = [f"{pg_drain.CORES} CPUs: worker processes, this client and PostgreSQL share them, so more "
              f"processes than CPUs cannot scale linearly; cores_busy says how saturated the "
              f"machine was during a drain."]
     print("-- latency and in flight, one worker", flush=True)
