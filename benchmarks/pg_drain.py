@@ -25,6 +25,7 @@ class Drain:
     """One backlog drained by ``processes`` worker processes."""
 
     processes: int
+    concurrency: int  # invocation slots per worker process
     executions: int
     seconds: float  # from the start command to the last ended_at
     steady_per_second: float  # between the 10th and 90th percentile of ended_at
@@ -41,18 +42,18 @@ class Drain:
         return self.executions / self.seconds
 
 
-def drain(processes: int, backlog: int, database: str | None) -> Drain:
+def drain(processes: int, backlog: int, database: str | None, concurrency: int = 64) -> Drain:
     """Start ``backlog`` executions with the worker processes paused; start them and time
     until every execution ended."""
     with fresh_app(database, "redwood_bench_scale") as (app, url):
-        return _drain(app, url, processes, backlog)
+        return _drain(app, url, processes, backlog, concurrency)
 
 
-def _drain(app: App, url: str, processes: int, backlog: int) -> Drain:
+def _drain(app: App, url: str, processes: int, backlog: int, concurrency: int) -> Drain:
     function = app.registry.get("ten_steps")
     census = pg_common.Census(url)
     try:
-        with Fleet(url, processes) as fleet:
+        with Fleet(url, processes, concurrency) as fleet:
             fleet.tell("start")
             for handle in [app.start(function, 0) for _ in range(5 * processes)]:
                 handle.result(timeout=60)
@@ -80,7 +81,7 @@ def _drain(app: App, url: str, processes: int, backlog: int) -> Drain:
     low, high = ended[len(ended) // 10], ended[(len(ended) * 9) // 10]
     steady = (len(ended) * 8 // 10) / (high - low) if high > low else float("nan")
     return Drain(
-        processes=processes, executions=backlog, seconds=ended[-1] - go,
+        processes=processes, concurrency=concurrency, executions=backlog, seconds=ended[-1] - go,
         steady_per_second=steady,
         worker_cpu=sum(a["cpu_seconds"] - b["cpu_seconds"]
                        for a, b in zip(after, before, strict=True)),
@@ -107,7 +108,8 @@ def figures(processes: int, results: list[Drain]) -> list[Figure]:
 
     n = results[0].executions
     label = f"{processes} worker process{'es' if processes > 1 else ''}"
-    shared = {"processes": processes, "backlog": n, "runs": len(results)}
+    shared = {"processes": processes, "backlog": n, "runs": len(results),
+              "concurrency": results[0].concurrency}
     return [
         Figure("redwood", "postgresql", "W1", f"backlog drained by {label}",
                median([d.per_second for d in results]), "exec/s", lower_is_better=False,

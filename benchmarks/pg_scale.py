@@ -2,6 +2,7 @@
 worker, and the throughput of 1, 2 and 4 worker processes draining a backlog.
 
     python -m benchmarks.pg_scale [--quick | --tiny] [--processes 1,2,4] [--backlog 2000]
+                                  [--concurrency 64]
 
 1. Latency: back-to-back start-to-result round trips from this process, with the worker embedded
    here (a start goes straight to it) and with one worker process (a start reaches it through
@@ -200,7 +201,8 @@ def _transactions(app: App) -> int:
     return int(getattr(app.store, "transactions", 0))
 
 
-def scaling(plan: ScalePlan, database: str | None, notes: list[str]) -> list[Figure]:
+def scaling(plan: ScalePlan, database: str | None, notes: list[str],
+            concurrency: int = 64) -> list[Figure]:
     """The ladder of process counts, ``plan.repeats`` times, each drain on a fresh database;
     medians per count, and the ratios of the counts to one process."""
     server = pg_common.server_of(database)
@@ -210,9 +212,11 @@ def scaling(plan: ScalePlan, database: str | None, notes: list[str]) -> list[Fig
         # the counts that happen to run first.
         ladder = plan.processes if repeat % 2 == 0 else tuple(reversed(plan.processes))
         for processes in ladder:
+            def measure(processes: int = processes) -> pg_drain.Drain:
+                return pg_drain.drain(processes, plan.backlog, database, concurrency)
+
             result = pg_common.redo_after_restart(
-                lambda: pg_drain.drain(processes, plan.backlog, database),  # noqa: B023 (called here)
-                f"drain by {processes} worker processes", notes, server)
+                measure, f"drain by {processes} worker processes", notes, server)
             print(f"   {processes} worker process(es): {result.per_second:,.0f} exec/s "
                   f"(steady {result.steady_per_second:,.0f}), worker CPU "
                   f"{1000 * result.worker_cpu / result.executions:.2f} ms/exec", flush=True)
@@ -239,6 +243,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
                       help="a smoke test of the script (figures mean nothing)")
     parser.add_argument("--processes", help="worker process counts, e.g. 1,2,4 (first = base)")
     parser.add_argument("--backlog", type=int, help="executions per drain")
+    parser.add_argument("--concurrency", type=int, default=64,
+                        help="invocations each worker process runs at once in the drains "
+                             "(default 64, as `redwood worker`)")
     parser.add_argument("--database", metavar="URL",
                         help="an existing PostgreSQL database (default: a scratch one)")
     parser.add_argument("--out", type=Path, default=pg_common.RESULTS,
@@ -266,7 +273,7 @@ def main(argv: list[str] | None = None) -> int:
                                            notes, server)
     _show(figures)
     print("-- throughput by worker processes", flush=True)
-    scaled = scaling(plan, args.database, notes)
+    scaled = scaling(plan, args.database, notes, args.concurrency)
     _show(scaled)
     figures += scaled
     pg_common.finish(info, server)

@@ -213,9 +213,11 @@ def main(argv: list[str] | None = None) -> int:
     for attempt in range(2):
         print(f"-- {plan.count:,} sleepers on {plan.processes} worker processes, deadline "
               f"{lead:g} s ahead", flush=True)
-        data = pg_common.redo_after_restart(
-            lambda: run(plan, lead, args.database),  # noqa: B023 (called at once)
-            f"{plan.count:,} sleepers", notes, pg_common.server_of(args.database))
+        def measure(lead: float = lead) -> dict[str, Any]:
+            return run(plan, lead, args.database)
+
+        data = pg_common.redo_after_restart(measure, f"{plan.count:,} sleepers", notes,
+                                            pg_common.server_of(args.database))
         for figure in figures(plan, data):
             print(report.console_line(figure), flush=True)
             measured.append(figure)
