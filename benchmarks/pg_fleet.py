@@ -20,6 +20,7 @@ import argparse
 import gc
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -166,6 +167,8 @@ class Fleet:
                 process.wait()
             if process.stdout is not None:
                 process.stdout.close()
+        # A worker that died said why in the error that reported it (its log's tail).
+        shutil.rmtree(self.logs, ignore_errors=True)
 
     def __enter__(self) -> Fleet:
         return self
