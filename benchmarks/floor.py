@@ -8,6 +8,8 @@ rounds interleaved with W1's own, so that both see the same load.
 from __future__ import annotations
 
 import sqlite3
+import threading
+import time
 from pathlib import Path
 from typing import Protocol
 
@@ -60,26 +62,61 @@ class PostgresProbe:
 
     how = "PostgreSQL, one small insert per transaction, same server and database"
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, table: str = "redwood_bench_floor") -> None:
         if psycopg is None:
             raise RuntimeError("measuring PostgreSQL needs psycopg: "
                                "pip install 'redwood[postgres]'")
+        self._table = table
         self._connection = psycopg.connect(url, autocommit=True)
-        self._connection.execute("CREATE TABLE IF NOT EXISTS redwood_bench_floor "
+        self._connection.execute(f"CREATE TABLE IF NOT EXISTS {table} "
                                  "(id BIGSERIAL PRIMARY KEY, note TEXT)")
         self._connection.autocommit = False
         self._n = 0
 
     def commit(self) -> None:
         self._n += 1
-        self._connection.execute("INSERT INTO redwood_bench_floor (note) VALUES (%s)",
+        self._connection.execute(f"INSERT INTO {self._table} (note) VALUES (%s)",
                                  (f"commit {self._n}",))
         self._connection.commit()
 
     def close(self) -> None:
         self._connection.autocommit = True
-        self._connection.execute("DROP TABLE IF EXISTS redwood_bench_floor")
+        self._connection.execute(f"DROP TABLE IF EXISTS {self._table}")
         self._connection.close()
+
+
+def commit_rate(url: str, connections: int, seconds: float) -> float:
+    """Commits per second from ``connections`` threads, each committing one small insert per
+    transaction in a loop on a connection of its own, for ``seconds``: what the server and this
+    machine allow before any engine runs (the server groups concurrent commits)."""
+    # A table of its own: closing these probes drops it, and other probes may still be open.
+    probes = [PostgresProbe(url, "redwood_bench_rate") for _ in range(connections)]
+    counts = [0] * connections
+    gate = threading.Barrier(connections + 1)
+    stop = threading.Event()
+
+    def commit(index: int) -> None:
+        gate.wait()
+        while not stop.is_set():
+            probes[index].commit()
+            counts[index] += 1
+
+    threads = [threading.Thread(target=commit, args=(i,)) for i in range(connections)]
+    for thread in threads:
+        thread.start()
+    try:
+        gate.wait()
+        began = time.perf_counter()
+        stop.wait(seconds)
+        stop.set()
+        for thread in threads:
+            thread.join()
+        elapsed = time.perf_counter() - began
+    finally:
+        stop.set()
+        for one in probes:
+            one.close()
+    return sum(counts) / elapsed
 
 
 def probe(backend: str, database: str, scratch: Path) -> Probe:

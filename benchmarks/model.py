@@ -75,3 +75,9 @@ W1_BACK_TO_BACK = Target(300.0, ">=", "issue 2: >= 300 executions/s back-to-back
 W1_IN_FLIGHT = Target(1000.0, ">=", "issue 2: >= 1,000 executions/s with 50 in flight")
 W3_MEDIAN = Target(1.5, "<=", "issue 2: W3 median <= 1.5 ms")
 W4_P99_LATENESS = Target(200.0, "<=", "issue 2: W4 p99 wake-up lateness <= 200 ms")
+# Issue 4: PostgreSQL with workers in their own processes.
+W1_PG_MEDIAN = Target(5.0, "<=", "issue 4: W1 median on PostgreSQL <= 5 ms with one worker")
+W1_PG_IN_FLIGHT = Target(500.0, ">=",
+                         "issue 4: >= 500 executions/s with 50 in flight from one worker process")
+W4_PG_P99_LATENESS = Target(200.0, "<=",
+                            "issue 4: p99 wake-up lateness <= 200 ms for 10,000 sleepers")

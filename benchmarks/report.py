@@ -26,7 +26,12 @@ def _notes(figure: Figure) -> str:
     d = figure.details
     keys = ("p90", "p99", "commits_per_execution", "floor_ms", "fanout",
             "python_objects_per_execution", "lease_seconds", "invocations_max",
-            "doomed_invocations_max", "resumed_before_kill", "journal_mode", "how")
+            "doomed_invocations_max", "resumed_before_kill", "journal_mode", "how",
+            # The PostgreSQL worker-process benchmarks (pg_scale, pg_sleepers).
+            "transactions_per_execution", "client_transactions_per_execution", "rounds",
+            "steady_per_second", "system_ms", "cores_busy", "ideal",
+            "starts_per_second", "asleep_seconds", "asleep_before_deadline",
+            "recorded_after_deadline", "objects_delta", "client_cpu_ms", "worker_cpu_ms")
     parts = [f"{k}={_number(d[k]) if isinstance(d[k], float) else d[k]}" for k in keys if k in d]
     return ", ".join(parts)
 
@@ -50,14 +55,17 @@ def ratios(figures: Iterable[Figure], system: str, peer: str) -> list[dict[str, 
 
 
 def markdown(meta: dict[str, Any], figures: list[Figure], peer_rows: list[dict[str, Any]],
-             notes: list[str]) -> str:
+             notes: list[str], title: str = "Redwood benchmarks") -> str:
     """The Markdown report."""
+    versions = ", ".join(f"{label} {meta[key]}" for key, label in
+                         (("python", "Python"), ("sqlite", "SQLite"), ("postgres", "PostgreSQL"))
+                         if key in meta)
     lines = [
-        "# Redwood benchmarks",
+        f"# {title}",
         "",
         f"Plan `{meta['plan']}`, {meta['started']}, commit `{meta['commit']}`, "
         f"{meta['cpus']} CPUs, load average {meta['load_before']} before / "
-        f"{meta['load_after']} after, Python {meta['python']}, SQLite {meta['sqlite']}.",
+        f"{meta['load_after']} after, {versions}.",
         f"Command: `{meta['command']}`",
         "",
         "Every ratio compares figures measured in this same run (the machine is shared and noisy).",
@@ -83,14 +91,15 @@ def markdown(meta: dict[str, Any], figures: list[Figure], peer_rows: list[dict[s
 
 
 def write(out: Path, meta: dict[str, Any], figures: list[Figure],
-          peer_rows: list[dict[str, Any]], notes: list[str]) -> tuple[Path, Path]:
-    """Write ``latest.json`` and ``latest.md`` into ``out``."""
+          peer_rows: list[dict[str, Any]], notes: list[str], name: str = "latest",
+          title: str = "Redwood benchmarks") -> tuple[Path, Path]:
+    """Write ``<name>.json`` and ``<name>.md`` into ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     document = {"meta": meta, "figures": [f.as_dict() for f in figures],
                 "ratios": {"redwood/dbos": peer_rows}, "notes": notes}
-    json_path, md_path = out / "latest.json", out / "latest.md"
+    json_path, md_path = out / f"{name}.json", out / f"{name}.md"
     json_path.write_text(json.dumps(document, indent=2) + "\n")
-    md_path.write_text(markdown(meta, figures, peer_rows, notes))
+    md_path.write_text(markdown(meta, figures, peer_rows, notes, title))
     return json_path, md_path
 
 
