@@ -19,6 +19,7 @@ from redwood import (
     ManualClock,
     OperationStatus,
     ValidationError,
+    Worker,
 )
 
 pytestmark = pytest.mark.every_store
@@ -237,3 +238,25 @@ def test_worker_concurrency_must_be_positive(app: App) -> None:
 
 def test_drain_runs_nothing_when_nothing_is_ready(app: App) -> None:
     assert app.worker().drain() == 0
+
+
+def test_a_worker_gives_back_an_execution_of_a_function_it_does_not_know(
+    open_app: Callable[..., App], clock: ManualClock
+) -> None:
+    knows = open_app()
+    stranger = open_app()  # the same database, an app without the function
+
+    @knows.function
+    def greet(ctx: DurableContext, name: str) -> str:
+        return ctx.step(lambda: f"hello {name}", name="greet")
+
+    handle = knows.start(greet, "ada", id="greet-1")
+    with stranger.run_worker(concurrency=1) as worker:
+        wait_until(lambda: handle.get().lease_owner is None
+                   and (handle.get().ready_at or 0) > clock.now(),
+                   what="the stranger to give the execution back")
+        assert worker.in_flight == 0  # its only slot is free again
+    assert handle.status() is ExecutionStatus.RUNNING
+    clock.advance(Worker.UNKNOWN_FUNCTION_RETRY)
+    knows.worker().drain()
+    assert handle.result(timeout=5) == "hello ada"

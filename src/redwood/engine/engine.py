@@ -21,7 +21,7 @@ from redwood.retry import RetryPolicy
 from redwood.sdk.run import Ending, InvocationOutcome, run_async, run_sync
 from redwood.sdk.state import InvocationState, Options
 from redwood.serde import Codec, parameter_hints
-from redwood.store.base import NewExecution, Store
+from redwood.store.base import JournalWrite, NewExecution, Store
 from redwood.types import ExecutionStatus
 
 _MAX_ID_LENGTH = 256
@@ -99,7 +99,9 @@ class Engine:
         self.notifier = Notifier()
         # Commits by other processes (where the store can tell) wake workers and result waiters
         # here at once, without waiting for their next look at the change marker.
-        store.watch(self.notifier.publish)
+        # With pushed news a waiter hears of its own execution; the change marker (any commit
+        # anywhere) is then only a safety net, checked now and then instead of every 20 ms.
+        self._marker_poll = 1.0 if store.watch(self.notifier.publish) else 0.02
         self.codec = Codec(max_bytes=settings.max_payload_bytes)
         self.local: LocalDispatch | None = None
         self.tree = Tree(registry, self.notifier.publish)
@@ -221,6 +223,13 @@ class Engine:
         """Let the branch threads go."""
         self.branch_threads.shutdown(wait=False)
 
+    def give_back(self, claim: Claim, delay: float) -> None:
+        """Release a claim without running it; the execution is ready again after ``delay``."""
+        now = self.clock.now()
+        self.store.commit(JournalWrite(execution_id=claim.execution.id,
+                                       lease_token=claim.lease_token, now=now, release=True,
+                                       ready_at=now + delay))
+
     def is_running(self, execution_id: str) -> bool:
         """Whether an invocation of the execution runs in this process now."""
         return execution_id in self._live
@@ -260,7 +269,7 @@ class Engine:
     def wait_finished(self, execution_id: str, timeout: float | None) -> Execution:
         """Block until the execution finishes (``timeout`` in real seconds, None: forever)."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        waiter = _ChangeWaiter(self.store)
+        waiter = _ChangeWaiter(self.store, self._marker_poll)
         self.notifier.subscribe(waiter.kick, execution_id)
         try:
             while True:
@@ -280,10 +289,11 @@ class Engine:
 
 class _ChangeWaiter:
     """Sleeps until an in-process notification, or a commit by another process shows up in the
-    store's change marker (checked every 20 ms), or the deadline."""
+    store's change marker (checked every ``poll`` seconds), or the deadline."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, poll: float) -> None:
         self._store = store
+        self._poll = poll
         self._condition = threading.Condition()
         self._kicked = False
         self._marker = store.change_marker()
@@ -297,7 +307,8 @@ class _ChangeWaiter:
         while deadline is None or time.monotonic() < deadline:
             with self._condition:
                 if not self._kicked:
-                    self._condition.wait(0.02)
+                    left = self._poll if deadline is None else deadline - time.monotonic()
+                    self._condition.wait(max(0.0, min(self._poll, left)))
                 kicked, self._kicked = self._kicked, False
             marker = self._store.change_marker()
             if kicked or marker != self._marker:

@@ -14,7 +14,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from redwood.engine.engine import Engine
-from redwood.errors import LeaseLost, ValidationError
+from redwood.errors import LeaseLost, UnknownFunction, ValidationError
 from redwood.model import Claim
 
 _logger = logging.getLogger("redwood.worker")
@@ -31,6 +31,9 @@ class Worker:
     Idle, it sleeps until the next due timer, an in-process wake-up, or a commit by another
     process (the store's change marker, checked every ``poll_interval`` real seconds).
     """
+
+    # Seconds before an execution of a function this worker does not know is offered again.
+    UNKNOWN_FUNCTION_RETRY = 60.0
 
     def __init__(
         self, engine: Engine, *, concurrency: int = 64, lease_seconds: float | None = None,
@@ -144,7 +147,18 @@ class Worker:
             if renew_at < self._renew_at:
                 self._renew_at = renew_at
                 self._cv.notify_all()
-        if self.engine.is_async(claim):
+        try:
+            is_async = self.engine.is_async(claim)
+        except UnknownFunction as error:
+            # Another worker (another version of the app) may know it: give the execution back
+            # for later instead of holding the slot and the lease.
+            _logger.error("worker %s cannot run %s: %s", self.worker_id, claim.execution.id,
+                          error)
+            self._leases.pop(claim.execution.id, None)
+            self.unreserve()
+            self.engine.give_back(claim, self.UNKNOWN_FUNCTION_RETRY)
+            return
+        if is_async:
             assert self._loop is not None and self._io is not None
             future = asyncio.run_coroutine_threadsafe(self.engine.ainvoke(claim, self._io),
                                                       self._loop)

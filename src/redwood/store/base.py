@@ -225,10 +225,11 @@ class Store(Protocol):
         ready or finishes an execution (it may change more often); cheap to read."""
         ...
 
-    def watch(self, callback: Callable[[str], None]) -> None:
+    def watch(self, callback: Callable[[str], None]) -> bool:
         """Have ``callback(execution_id)`` called, from a store thread, soon after any process
-        commits something that makes that execution ready or finishes it. A store that cannot
-        push (SQLite) never calls it; waiters poll change_marker() as well."""
+        commits something that makes that execution ready or finishes it. Returns whether the
+        store pushes such news: one that cannot (SQLite) never calls it, and waiters poll
+        change_marker() often instead of now and then."""
         ...
 
     def list_workers(self, now: float) -> list[LiveWorker]:

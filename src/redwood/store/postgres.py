@@ -228,8 +228,9 @@ class PostgresStore:
     def change_marker(self) -> int:
         return self._listener.marker
 
-    def watch(self, callback: Callable[[str], None]) -> None:
+    def watch(self, callback: Callable[[str], None]) -> bool:
         self._listener.callbacks.append(callback)
+        return True
 
     def list_workers(self, now: float) -> list[LiveWorker]:
         def read(connection: Connection) -> list[LiveWorker]:

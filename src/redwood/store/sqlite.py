@@ -371,8 +371,9 @@ class SQLiteStore:
         with self._watch_lock:
             return int(self._watch.execute("PRAGMA data_version").fetchone()[0])
 
-    def watch(self, callback: Callable[[str], None]) -> None:
+    def watch(self, callback: Callable[[str], None]) -> bool:
         """SQLite cannot push commits of other processes: waiters poll change_marker()."""
+        return False
 
     def list_workers(self, now: float) -> list[LiveWorker]:
         reader = self._reader()
