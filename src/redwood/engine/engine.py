@@ -125,25 +125,27 @@ class Engine:
         limit = durable.timeout if timeout is None else seconds(
             timeout, f'the timeout of execution "{execution_id}"')
         now = self.clock.now()
+        # A worker in this process with a free slot takes the new execution at once, leased to it
+        # in the creating commit: no claim round-trip.
         local = self.local
-        leased = local is not None and local.reserve()
+        dispatch = local if local is not None and local.reserve() else None
         new = NewExecution(
             id=execution_id, function=durable.name, input=text, now=now,
             timeout_at=None if limit is None else now + limit,
-            lease_owner=local.worker_id if leased and local else None,
-            lease_seconds=local.lease_seconds if leased and local else 0.0,
+            lease_owner=dispatch.worker_id if dispatch else None,
+            lease_seconds=dispatch.lease_seconds if dispatch else 0.0,
         )
         try:
             execution, created = self.store.create_execution(new)
         except BaseException:
-            if leased and local:
-                local.unreserve()
+            if dispatch:
+                dispatch.unreserve()
             raise
-        if created and leased and local:
-            local.submit(Claim(execution, execution.lease_token, []))
+        if created and dispatch:
+            dispatch.submit(Claim(execution, execution.lease_token, []))
         else:
-            if leased and local:
-                local.unreserve()
+            if dispatch:
+                dispatch.unreserve()
             if created:
                 self.notifier.publish()
         if not created and execution.function != durable.name:

@@ -206,11 +206,6 @@ class InvocationState:
             self._dependencies.clear()
             return updates
 
-    @property
-    def has_pending(self) -> bool:
-        """Whether updates are queued."""
-        return bool(self._pending)
-
     def may_need_flush(self, lane: Lane | None, causal: bool) -> bool:
         """A lock-free first look: False only when a flush (causal or not) has nothing to do,
         not even waiting for a commit under way."""
