@@ -190,6 +190,22 @@ def test_watchers_hear_which_execution_another_store_made_ready_or_finished(
         wait_until(lambda: heard == ["seen-1", "seen-1"], what="the finish to be heard")
 
 
+def test_a_finished_execution_is_news_for_result_waiters_but_not_for_idle_workers(
+    postgres_url: str,
+) -> None:
+    with closing(PostgresStore(postgres_url)) as watcher, \
+            closing(PostgresStore(postgres_url)) as writer:
+        writer.create_execution(NewExecution(id="done-1", function="f", input=None, now=1.0))
+        token = writer.claim("w", 2.0, LEASE, 1)[0].lease_token
+        wait_until(lambda: watcher.ready_marker() > 0, what="the start to be heard")
+        ready, changed = watcher.ready_marker(), watcher.change_marker()
+        writer.commit(JournalWrite("done-1", token, 3.0,
+                                   outcome=Outcome(ExecutionStatus.SUCCEEDED)))
+        wait_until(lambda: watcher.change_marker() != changed, what="the finish to be heard")
+        # The start made work ready (heard above); the finish only made it finished.
+        assert watcher.ready_marker() == ready
+
+
 def test_answers_events_and_child_endings_wake_a_worker_of_another_store(
     postgres_url: str,
 ) -> None:

@@ -153,6 +153,28 @@ def test_write_under_a_stale_lease_token_is_refused_and_nothing_is_written(store
     assert execution.lease_owner == "w2" and execution.lease_token == current
 
 
+def test_checkpoints_committed_together_refuse_only_the_stale_one(store: Store) -> None:
+    for execution_id in ("a", "b", "c"):
+        store.create_execution(new(execution_id))
+    tokens = {claim.execution.id: claim.lease_token for claim in store.claim("w", NOW, LEASE, 3)}
+    futures = {
+        execution_id: store.submit_commit(JournalWrite(
+            execution_id, tokens[execution_id] - (execution_id == "b"), NOW,
+            operations=(step("1"), step("2")), events=(succeeded("1"), succeeded("2"))))
+        for execution_id in ("a", "b", "c")
+    }
+    assert futures["a"].result(timeout=10).cancel_requested is False
+    assert futures["c"].result(timeout=10).cancel_requested is False
+    with pytest.raises(LeaseLost) as refused:
+        futures["b"].result(timeout=10)
+    assert refused.value.execution_id == "b"
+    assert store.operations("b") == []
+    assert [e.type for e in store.history("b")] == ["ExecutionStarted"]
+    for execution_id in ("a", "c"):
+        assert [op.id for op in store.operations(execution_id)] == ["1", "2"]
+        assert [e.operation_id for e in store.history(execution_id)] == [None, "1", "2"]
+
+
 def test_writes_to_finished_or_unknown_executions_are_refused(store: Store) -> None:
     store.create_execution(new("a"))
     token = claim_one(store)
@@ -329,6 +351,24 @@ def test_change_marker_moves_on_commits_from_another_connection(
     moves(lambda: writer.commit(JournalWrite("a", token, NOW,
                                              outcome=Outcome(ExecutionStatus.STOPPED))),
           "an execution finishing")
+
+
+def test_ready_marker_moves_on_commits_that_make_work_ready(
+    open_store: Callable[[], Store],
+) -> None:
+    watcher, writer = open_store(), open_store()
+
+    def moves(action: Callable[[], object], what: str) -> None:
+        before = watcher.ready_marker()
+        action()
+        wait_until(lambda: watcher.ready_marker() != before, timeout=5, what=what)
+
+    moves(lambda: writer.create_execution(new("a")), "a start")
+    token = writer.claim("w", NOW, LEASE, 1)[0].lease_token
+    moves(lambda: writer.commit(JournalWrite("a", token, NOW, release=True, ready_at=NOW)),
+          "a release that makes it ready")
+    writer.claim("w", NOW, LEASE, 1)
+    moves(lambda: writer.request_cancel("a", NOW), "a cancel request")
 
 
 def test_count_by_status_ignores_the_status_filter_and_paging(store: Store) -> None:

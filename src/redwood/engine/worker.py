@@ -229,7 +229,7 @@ class Worker:
         clock = self.engine.clock
         store = self.engine.store
         next_at = store.next_ready_at()
-        marker = store.change_marker()
+        marker = store.ready_marker()
         while not self._stopping:
             # With every slot busy, ready work waits for a slot (a kick), not for its time; while
             # invocations run, the renewal of their leases is due too.
@@ -247,7 +247,7 @@ class Worker:
                     return
             if wake_at is not None and clock.now() >= wake_at:
                 return
-            if store.change_marker() != marker:
+            if store.ready_marker() != marker:
                 return
 
     def _renew(self, now: float) -> None:

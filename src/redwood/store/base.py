@@ -225,6 +225,11 @@ class Store(Protocol):
         ready or finishes an execution (it may change more often); cheap to read."""
         ...
 
+    def ready_marker(self) -> int:
+        """Like change_marker, for idle workers: it changes when anyone commits something that
+        makes work ready (it may change more often, but need not on a finished execution)."""
+        ...
+
     def watch(self, callback: Callable[[str], None]) -> bool:
         """Have ``callback(execution_id)`` called, from a store thread, soon after any process
         commits something that makes that execution ready or finishes it. Returns whether the

@@ -30,6 +30,8 @@ DEFAULT_WORKER_LEASE = 30.0
 WORKER_ROW_RETENTION = 24 * 3600.0
 # The PostgreSQL LISTEN/NOTIFY channel; each notification carries one execution id.
 CHANNEL = "redwood"
+# Executions that finished: news for result waiters only, so idle workers sleep through them.
+FINISHED_CHANNEL = "redwood_finished"
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ from typing import Any
 
 import psycopg
 
-from redwood.store.common import CHANNEL
+from redwood.store.common import CHANNEL, FINISHED_CHANNEL
 
 # For every connection of the store. TCP keepalives find a server that vanished without closing
 # the connection, so an idle listener notices without sending a single query.
@@ -25,18 +25,22 @@ CONNECTION_OPTIONS: dict[str, Any] = {"connect_timeout": 10, "keepalives": 1,
                                       "keepalives_count": 3}
 
 _logger = logging.getLogger("redwood.store.postgres")
+_READY = CHANNEL.encode()
 
 
 class Listener:
-    """One connection that LISTENs on the "redwood" channel, counts what arrives, and passes
-    each notification's execution id to the callbacks (at once: no waiter needs to poll).
+    """One connection that LISTENs on the "redwood" channel (work is ready) and the
+    "redwood_finished" one, counts what arrives, and passes each notification's execution id to
+    the callbacks (at once: no waiter needs to poll). ``marker`` counts every notification,
+    ``ready_marker`` only those of ready work, which is all an idle worker wakes for.
 
-    A reconnect bumps the count too: notifications sent while the connection was down are lost,
+    A reconnect bumps both counts: notifications sent while the connection was down are lost,
     so whoever waits must look again rather than sleep through them.
     """
 
     def __init__(self, url: str) -> None:
         self.marker = 0
+        self.ready_marker = 0
         self.callbacks: list[Callable[[str], None]] = []
         self._url = url
         self._closing = threading.Event()
@@ -49,6 +53,7 @@ class Listener:
     def _connect(self) -> psycopg.Connection[Any]:
         connection = psycopg.connect(self._url, autocommit=True, **CONNECTION_OPTIONS)
         connection.execute(f"LISTEN {CHANNEL}")
+        connection.execute(f"LISTEN {FINISHED_CHANNEL}")
         return connection
 
     def close(self) -> None:
@@ -68,13 +73,13 @@ class Listener:
             try:
                 if self._connection is None:
                     self._connection = self._connect()
-                    self.marker += 1
+                    self._bump(ready=True)
                     delay = 0.05
                 self._count(self._connection)
             except Exception as error:
                 # Whatever broke, the listener must not die: its waiters would sleep forever.
                 self._drop()
-                self.marker += 1
+                self._bump(ready=True)
                 if self._closing.is_set():
                     break
                 _logger.warning("listener connection lost (%s); reconnecting in %.2fs",
@@ -99,11 +104,16 @@ class Listener:
                     raise psycopg.OperationalError("the listener connection was closed")
                 pgconn.consume_input()
                 while (notification := pgconn.notifies()) is not None:
-                    # Only this thread writes the counter, so the GIL makes += safe here.
-                    self.marker += 1
+                    self._bump(ready=notification.relname == _READY)
                     self._tell(notification.extra.decode())
                 if pgconn.status != psycopg.pq.ConnStatus.OK:
                     raise psycopg.OperationalError("the listener connection was closed")
+
+    def _bump(self, ready: bool) -> None:
+        # Only this thread writes the counters, so the GIL makes += safe here.
+        self.marker += 1
+        if ready:
+            self.ready_marker += 1
 
     def _tell(self, execution_id: str) -> None:
         for callback in list(self.callbacks):

@@ -10,6 +10,7 @@ Trees of executions and answers from the outside world run the transactions shar
 
 from __future__ import annotations
 
+import json
 import select
 import threading
 import time
@@ -47,6 +48,7 @@ from redwood.store.common import (
     started_details,
     worker_alive_until,
 )
+from redwood.store.group import GroupCommit, Request
 from redwood.store.listener import CONNECTION_OPTIONS, Listener
 from redwood.store.migrations import pending
 from redwood.store.rows import (
@@ -68,6 +70,8 @@ Connection = psycopg.Connection[Any]
 _MIGRATION_LOCK = 0x52656477  # "Redw"
 _READ_ATTEMPTS = 3
 _WRITE_ATTEMPTS = 3
+# NaN and infinities are refused where values are encoded; what reaches here is plain JSON.
+_json = json.JSONEncoder(separators=(",", ":")).encode
 
 
 class PostgresStore:
@@ -94,6 +98,8 @@ class PostgresStore:
         # The server groups concurrent commits itself: an async caller's commit only needs a
         # thread to wait on its connection, one per connection at most.
         self._committers = ThreadPoolExecutor(max_connections, thread_name_prefix="redwood-pg")
+        # Plain checkpoints of concurrent executions share one statement (sql.CHECKPOINTS).
+        self._checkpoints = GroupCommit(self._write_checkpoints, "redwood-pg-checkpoints")
 
     def close(self) -> None:
         self._committers.shutdown(wait=True)
@@ -155,10 +161,47 @@ class PostgresStore:
         return set(leases) - {row[0] for row in rows}
 
     def commit(self, write: JournalWrite) -> CommitResult:
+        if _plain(write):
+            return self._checkpoints.commit(write)
         return self._write(lambda c: _commit(c, write))
 
     def submit_commit(self, write: JournalWrite) -> Future[CommitResult]:
+        if _plain(write):
+            return self._checkpoints.submit(write)
         return self._committers.submit(self.commit, write)
+
+    def _write_checkpoints(self, batch: list[Request]) -> bool:
+        """Write a group of plain checkpoints, one statement per round of distinct executions
+        (a statement may write a row only once)."""
+        while batch:
+            seen: set[str] = set()
+            group: list[Request] = []
+            later: list[Request] = []
+            for request in batch:
+                assert request.journal is not None
+                execution_id = request.journal.execution_id
+                (later if execution_id in seen else group).append(request)
+                seen.add(execution_id)
+            self._write_group(group)
+            batch = later
+        return True
+
+    def _write_group(self, group: list[Request]) -> None:
+        writes = [request.journal for request in group if request.journal is not None]
+        params = _checkpoint_params(writes)
+        rows = self._write(lambda c: c.execute(sql.CHECKPOINTS, params).fetchall())
+        held: dict[str, bool] = {row[0]: row[1] for row in rows}
+        for request, write in zip(group, writes, strict=True):
+            if write.execution_id in held:
+                request.value = CommitResult(cancel_requested=held[write.execution_id])
+            else:
+                request.error = self._refused(write)
+
+    def _refused(self, write: JournalWrite) -> BaseException:
+        current = self._read(
+            lambda c: c.execute(sql.LEASE_STATE, (write.execution_id,)).fetchone())
+        return lease_lost(write.execution_id, write.lease_token,
+                          None if current is None else (current[0], current[1]))
 
     def request_cancel(self, execution_id: str, now: float) -> Execution:
         return self._write(lambda c: _request_cancel(c, execution_id, now))
@@ -227,6 +270,9 @@ class PostgresStore:
 
     def change_marker(self) -> int:
         return self._listener.marker
+
+    def ready_marker(self) -> int:
+        return self._listener.ready_marker
 
     def watch(self, callback: Callable[[str], None]) -> bool:
         self._listener.callbacks.append(callback)
@@ -358,6 +404,27 @@ def _claim(
         operations[row[0]].append(operation_from_row(row[1:]))
     return [Claim(execution, execution.lease_token, operations[execution.id])
             for execution in executions]
+
+
+def _plain(write: JournalWrite) -> bool:
+    """A checkpoint that only adds operations and history events (most of them): it can share
+    one statement with other executions' checkpoints."""
+    return write.outcome is None and not write.release and not write.consumed_events \
+        and not write.start_children and not write.stop_children
+
+
+def _checkpoint_params(writes: list[JournalWrite]) -> tuple[str, str, str]:
+    """The three JSON documents of sql.CHECKPOINTS: the leases, the operation rows, the history
+    rows (each row numbered, so it is written in the order given)."""
+    leases = [{"id": w.execution_id, "token": w.lease_token} for w in writes]
+    operations = [operation_params(w.execution_id, op) for w in writes for op in w.operations]
+    events = [params for w in writes for params in event_params(w.execution_id, w.now, w.events)]
+    return (_json(leases), _json(_numbered(sql.OPERATION_FIELDS, operations)),
+            _json(_numbered(sql.EVENT_FIELDS, events)))
+
+
+def _numbered(fields: tuple[str, ...], rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
+    return [{"n": n, **dict(zip(fields, row, strict=True))} for n, row in enumerate(rows)]
 
 
 def _commit(connection: Connection, write: JournalWrite) -> CommitResult:

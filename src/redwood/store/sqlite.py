@@ -45,6 +45,7 @@ from redwood.store.common import (
     started_details,
     worker_alive_until,
 )
+from redwood.store.group import GroupCommit, Request
 from redwood.store.migrations import pending, statements
 from redwood.store.rows import (
     EXECUTION_COLUMNS,
@@ -65,163 +66,45 @@ _SYNCHRONOUS = {Durability.OS_CRASH: "FULL", Durability.PROCESS_CRASH: "NORMAL",
                 Durability.NONE: "OFF"}
 
 
-class _Request:
-    __slots__ = ("done", "error", "fn", "future", "journal", "value", "wake")
+def _write_batch(connection: sqlite3.Connection, batch: list[Request]) -> bool:
+    """Write a group commit's batch in one transaction (see group.py)."""
+    journals = [request for request in batch if request.journal is not None]
+    others = [request for request in batch if request.journal is None]
+    isolate = len(batch) > 1
+    try:
+        connection.execute("BEGIN IMMEDIATE")
+        if journals:
+            # Checkpoints are written together with a fixed number of statements, however
+            # many executions share the commit: every statement releases the GIL, and
+            # getting it back costs up to a switch interval when other threads are busy.
+            _commit_journals(connection, journals)
+        for request in others:
+            _apply(connection, request, isolate)
+        if faults.ACTIVE:
+            faults.reach("commit.before")
+        connection.execute("COMMIT")
+        if faults.ACTIVE:
+            faults.reach("commit.after")
+        return True
+    except BaseException:
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")
+        raise
 
-    def __init__(
-        self, fn: Callable[[sqlite3.Connection], Any] | None, journal: JournalWrite | None = None,
-        future: Future[Any] | None = None,
-    ) -> None:
-        self.fn = fn
-        self.journal = journal
-        # Set for a caller that does not wait in a thread (the event loop): it gets a future.
-        self.future = future
-        self.done = False
-        self.value: Any = None
-        self.error: BaseException | None = None
-        # A held lock is the cheapest one-shot wake-up: release() wakes the one waiter.
-        self.wake = threading.Lock()
-        self.wake.acquire()
 
-
-def _settle(request: _Request) -> None:
-    assert request.future is not None
-    if request.error is not None:
-        request.future.set_exception(request.error)
-    else:
-        request.future.set_result(request.value)
-
-
-class _GroupCommitter:
-    """Leader/follower group commit. The thread that finds no commit in progress leads: it writes
-    every queued request in one transaction (one fsync), then wakes each of them once and hands
-    the lead to the first request that queued meanwhile. No thread hand-off on the uncontended
-    path; under load every concurrent execution's checkpoint shares the same commit.
-
-    Callers on an event loop ``submit`` instead and get a future: when no thread of theirs can
-    lead, a background thread leads for them, so a step of an async execution costs no thread
-    hand-off of its own.
-    """
-
-    def __init__(self, connection: sqlite3.Connection) -> None:
-        self._connection = connection
-        self._lock = threading.Lock()
-        self._queue: list[_Request] = []
-        self._leading = False
-        # Transactions committed; only the leader writes it (benchmarks read it).
-        self.commits = 0
-        self._background: threading.Semaphore | None = None
-
-    def submit(self, write: JournalWrite) -> Future[CommitResult]:
-        """Queue a checkpoint batch for the next shared transaction; the future tells the end."""
-        future: Future[CommitResult] = Future()
-        request = _Request(None, write, future)
-        with self._lock:
-            self._queue.append(request)
-            lead = not self._leading
-            self._leading = True
-        if lead:
-            self._wake_background()
-        return future
-
-    def _wake_background(self) -> None:
-        if self._background is None:
-            with self._lock:
-                if self._background is None:
-                    self._background = threading.Semaphore(0)
-                    threading.Thread(target=self._background_loop, args=(self._background,),
-                                     daemon=True, name="redwood-committer").start()
-        self._background.release()
-
-    def _background_loop(self, wake: threading.Semaphore) -> None:
-        while True:
-            wake.acquire()
-            self._lead()
-
-    def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``fn`` inside the next shared transaction and return what it returns."""
-        return self._submit(_Request(fn))  # type: ignore[no-any-return]
-
-    def commit(self, write: JournalWrite) -> CommitResult:
-        """Commit a checkpoint batch in the next shared transaction."""
-        return self._submit(_Request(None, write))  # type: ignore[no-any-return]
-
-    def _submit(self, request: _Request) -> Any:
-        with self._lock:
-            self._queue.append(request)
-            lead = not self._leading
-            self._leading = True
-        if not lead:
-            request.wake.acquire()
-        if not request.done:
-            self._lead()
-        if request.error is not None:
-            raise request.error
-        return request.value
-
-    def _lead(self) -> None:
-        with self._lock:
-            batch, self._queue = self._queue, []
-        try:
-            self._write(batch)
-        finally:
-            with self._lock:
-                successor = self._queue[0] if self._queue else None
-                self._leading = successor is not None
-            for request in batch:
-                if request.future is not None:
-                    _settle(request)
-                elif request.wake.locked():
-                    request.wake.release()
-            if successor is not None and successor.future is not None:
-                self._wake_background()
-            elif successor is not None:
-                successor.wake.release()
-
-    def _write(self, batch: list[_Request]) -> None:
-        connection = self._connection
-        journals = [request for request in batch if request.journal is not None]
-        others = [request for request in batch if request.journal is None]
-        isolate = len(batch) > 1
-        try:
-            connection.execute("BEGIN IMMEDIATE")
-            if journals:
-                # Checkpoints are written together with a fixed number of statements, however
-                # many executions share the commit: every statement releases the GIL, and
-                # getting it back costs up to a switch interval when other threads are busy.
-                _commit_journals(connection, journals)
-            for request in others:
-                self._apply(connection, request, isolate)
-            if faults.ACTIVE:
-                faults.reach("commit.before")
-            connection.execute("COMMIT")
-            self.commits += 1
-            if faults.ACTIVE:
-                faults.reach("commit.after")
-        except BaseException as error:
-            if connection.in_transaction:
-                connection.execute("ROLLBACK")
-            for request in batch:
-                if request.error is None:
-                    request.error = error
-        finally:
-            for request in batch:
-                request.done = True
-
-    @staticmethod
-    def _apply(connection: sqlite3.Connection, request: _Request, isolate: bool) -> None:
-        assert request.fn is not None
-        if not isolate:
-            request.value = request.fn(connection)
-            return
-        # A refused request (stale lease, conflict) must not undo its neighbours in the batch.
-        connection.execute("SAVEPOINT request")
-        try:
-            request.value = request.fn(connection)
-        except Exception as error:
-            connection.execute("ROLLBACK TO request")
-            request.error = error
-        connection.execute("RELEASE request")
+def _apply(connection: sqlite3.Connection, request: Request, isolate: bool) -> None:
+    assert request.fn is not None
+    if not isolate:
+        request.value = request.fn(connection)
+        return
+    # A refused request (stale lease, conflict) must not undo its neighbours in the batch.
+    connection.execute("SAVEPOINT request")
+    try:
+        request.value = request.fn(connection)
+    except Exception as error:
+        connection.execute("ROLLBACK TO request")
+        request.error = error
+    connection.execute("RELEASE request")
 
 
 class SQLiteStore:
@@ -236,7 +119,7 @@ class SQLiteStore:
         self._connections_lock = threading.Lock()
         writer = self._connect()
         self.schema_versions = migrate(writer)
-        self._committer = _GroupCommitter(writer)
+        self._committer = GroupCommit(partial(_write_batch, writer), "redwood-committer")
         self._watch = self._connect()
         self._watch_lock = threading.Lock()
 
@@ -371,6 +254,9 @@ class SQLiteStore:
         with self._watch_lock:
             return int(self._watch.execute("PRAGMA data_version").fetchone()[0])
 
+    def ready_marker(self) -> int:
+        return self.change_marker()
+
     def watch(self, callback: Callable[[str], None]) -> bool:
         """SQLite cannot push commits of other processes: waiters poll change_marker()."""
         return False
@@ -479,7 +365,7 @@ def _renew(
     return lost
 
 
-def _commit_journals(connection: sqlite3.Connection, requests: list[_Request]) -> None:
+def _commit_journals(connection: sqlite3.Connection, requests: list[Request]) -> None:
     """Apply many executions' checkpoint batches: fence them all with one read, then write the
     accepted ones with one statement per table. A refused write touches nothing."""
     writes = [request.journal for request in requests if request.journal is not None]
@@ -544,7 +430,7 @@ def _kind(kind: BlockedKind | None) -> str | None:
     return None if kind is None else kind.value
 
 
-def _consume_isolated(connection: sqlite3.Connection, request: _Request, write: JournalWrite) -> bool:
+def _consume_isolated(connection: sqlite3.Connection, request: Request, write: JournalWrite) -> bool:
     """Consume the write's inbox events; on refusal undo them and refuse the whole write."""
     connection.execute("SAVEPOINT consume")
     try:
