@@ -175,6 +175,32 @@ def test_checkpoints_committed_together_refuse_only_the_stale_one(store: Store) 
         assert [e.operation_id for e in store.history(execution_id)] == [None, "1", "2"]
 
 
+def test_endings_and_releases_committed_together_each_take_effect(store: Store) -> None:
+    for execution_id in ("ends", "sleeps", "woken"):
+        store.create_execution(new(execution_id))
+    tokens = {claim.execution.id: claim.lease_token for claim in store.claim("w", NOW, LEASE, 3)}
+    store.request_cancel("woken", NOW)  # held: flagged, and ready at once when released
+    futures = [
+        store.submit_commit(JournalWrite("ends", tokens["ends"], NOW, operations=(step("1"),),
+                                         outcome=Outcome(ExecutionStatus.SUCCEEDED, '"r"'),
+                                         alone=True)),
+        store.submit_commit(JournalWrite("sleeps", tokens["sleeps"], NOW, release=True,
+                                         ready_at=NOW + 60, blocked_on=BlockedKind.TIMER)),
+        store.submit_commit(JournalWrite("woken", tokens["woken"], NOW + 1, release=True,
+                                         ready_at=NOW + 60, blocked_on=BlockedKind.TIMER)),
+    ]
+    for future in futures:
+        future.result(timeout=10)
+    ends, sleeps, woken = (store.get_execution(i) for i in ("ends", "sleeps", "woken"))
+    assert ends is not None and ends.status is ExecutionStatus.SUCCEEDED
+    assert ends.result == '"r"' and ends.lease_owner is None and ends.ready_at is None
+    assert [op.id for op in store.operations("ends")] == ["1"]
+    assert sleeps is not None and sleeps.lease_owner is None and sleeps.ready_at == NOW + 60
+    assert sleeps.blocked_on is BlockedKind.TIMER
+    assert woken is not None and woken.ready_at == NOW + 1
+    assert store.next_ready_at() == NOW + 1
+
+
 def test_writes_to_finished_or_unknown_executions_are_refused(store: Store) -> None:
     store.create_execution(new("a"))
     token = claim_one(store)

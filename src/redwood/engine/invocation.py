@@ -16,7 +16,7 @@ from redwood.model import Claim, ErrorRecord, Execution, NewEvent, Operation, Op
 from redwood.sdk.run import Ending, InvocationOutcome
 from redwood.sdk.seam import CheckpointResult
 from redwood.store.base import CommitResult, JournalWrite, NewExecution, Outcome, Store
-from redwood.types import WAIT_FOR_EVENT, ExecutionStatus
+from redwood.types import WAIT_FOR_EVENT, ExecutionStatus, OperationType
 
 _EXECUTION_EVENT = {
     Ending.SUCCEEDED: ("ExecutionSucceeded", ExecutionStatus.SUCCEEDED),
@@ -222,8 +222,14 @@ class Invocation:
                 details["result"] = outcome.result
             self._events.append(NewEvent(type=event, details=details))
             self._commit(self._write(
-                now, outcome=Outcome(status, result=outcome.result, error=error)))
+                now, outcome=Outcome(status, result=outcome.result, error=error),
+                alone=self._alone()))
             return status
+
+    def _alone(self) -> bool:
+        # Children are only ever invoked through CHAINED_INVOKE operations of the journal.
+        return self.execution.parent_execution_id is None and not any(
+            op.type is OperationType.CHAINED_INVOKE for op in self.operations.values())
 
     def _ending(self, outcome: InvocationOutcome, now: float) -> tuple[Ending, ErrorRecord | None]:
         # A timeout ends a waiting or stopping execution; an explicit cancel stays a stop, and a

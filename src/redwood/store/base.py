@@ -59,6 +59,8 @@ class JournalWrite:
     Trees of executions, in the same transaction: ``start_children`` are invoked executions to
     create (unless their id exists: the id is the idempotency key); ``stop_children`` are child
     executions to stop as ``request_cancel`` does (their CHAINED_INVOKE operation was cancelled).
+    ``alone`` says the execution has no parent and never invoked a child: its ending touches no
+    other execution, so the store may skip looking for them.
     """
 
     execution_id: str
@@ -73,6 +75,7 @@ class JournalWrite:
     consumed_events: tuple[tuple[int, str], ...] = ()
     start_children: tuple[NewExecution, ...] = ()
     stop_children: tuple[str, ...] = ()
+    alone: bool = False
 
 
 @dataclass(frozen=True, slots=True)

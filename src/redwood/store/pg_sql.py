@@ -113,8 +113,9 @@ SELECT 'function ' || p.proname, pg_get_functiondef(p.oid)
 ORDER BY 1
 """
 
-# Plain checkpoints of many executions (operations and history events only) in one statement:
-# one round trip and one transaction for the whole group. The rows travel as three JSON
+# Checkpoints of many executions in one statement, one round trip and one transaction for the
+# whole group: operations and history events, and the release or the ending of executions whose
+# ending touches no other execution (JournalWrite.alone). The rows travel as three JSON
 # documents (leases, operations, events; far cheaper to send than two dozen arrays). ``held`` is
 # the lease check of every write at once: it locks the rows whose token still holds (in id order,
 # so two groups cannot deadlock) and only their rows are written; a write whose execution is
@@ -156,5 +157,22 @@ CHECKPOINTS = (
     " operation_id text, parent_id text, name text, timestamp double precision, details text,"
     " n integer)"
     " WHERE h.execution_id IN (SELECT id FROM held) ORDER BY h.n"
+    "), finished AS ("
+    " UPDATE executions e SET status = f.status, result = f.result, error = f.error,"
+    " ended_at = f.now, ready_at = NULL, lease_owner = NULL, lease_expires_at = NULL,"
+    " wake_pending = false, blocked_on = NULL"
+    " FROM json_to_recordset(%s::json) AS f(id text, status text, result text, error text,"
+    " now double precision)"
+    " WHERE e.id = f.id AND e.id IN (SELECT id FROM held)"
+    f" RETURNING pg_notify('{FINISHED_CHANNEL}', e.id)"
+    "), released AS ("
+    # As RELEASE: what arrived while the lease was held makes it ready (and notified) at once.
+    " UPDATE executions e SET lease_owner = NULL, lease_expires_at = NULL, wake_pending = false,"
+    " ready_at = CASE WHEN e.wake_pending OR e.cancel_requested THEN r.now ELSE r.ready_at END,"
+    " blocked_on = r.blocked_on"
+    " FROM json_to_recordset(%s::json) AS r(id text, now double precision,"
+    " ready_at double precision, blocked_on text)"
+    " WHERE e.id = r.id AND e.id IN (SELECT id FROM held)"
+    f" RETURNING (SELECT pg_notify('{CHANNEL}', e.id) WHERE e.ready_at <= r.now)"
     ") SELECT id, cancel_requested FROM held"
 )

@@ -98,7 +98,7 @@ class PostgresStore:
         # The server groups concurrent commits itself: an async caller's commit only needs a
         # thread to wait on its connection, one per connection at most.
         self._committers = ThreadPoolExecutor(max_connections, thread_name_prefix="redwood-pg")
-        # Plain checkpoints of concurrent executions share one statement (sql.CHECKPOINTS).
+        # Checkpoints of concurrent executions share one statement (sql.CHECKPOINTS).
         self._checkpoints = GroupCommit(self._write_checkpoints, "redwood-pg-checkpoints")
 
     def close(self) -> None:
@@ -161,17 +161,17 @@ class PostgresStore:
         return set(leases) - {row[0] for row in rows}
 
     def commit(self, write: JournalWrite) -> CommitResult:
-        if _plain(write):
+        if _groupable(write):
             return self._checkpoints.commit(write)
         return self._write(lambda c: _commit(c, write))
 
     def submit_commit(self, write: JournalWrite) -> Future[CommitResult]:
-        if _plain(write):
+        if _groupable(write):
             return self._checkpoints.submit(write)
         return self._committers.submit(self.commit, write)
 
     def _write_checkpoints(self, batch: list[Request]) -> bool:
-        """Write a group of plain checkpoints, one statement per round of distinct executions
+        """Write a group of checkpoints, one statement per round of distinct executions
         (a statement may write a row only once)."""
         while batch:
             seen: set[str] = set()
@@ -406,21 +406,27 @@ def _claim(
             for execution in executions]
 
 
-def _plain(write: JournalWrite) -> bool:
-    """A checkpoint that only adds operations and history events (most of them): it can share
-    one statement with other executions' checkpoints."""
-    return write.outcome is None and not write.release and not write.consumed_events \
-        and not write.start_children and not write.stop_children
+def _groupable(write: JournalWrite) -> bool:
+    """A checkpoint that touches only its own execution (most of them): it can share one
+    statement with other executions' checkpoints."""
+    return not write.consumed_events and not write.start_children \
+        and not write.stop_children and (write.outcome is None or write.alone)
 
 
-def _checkpoint_params(writes: list[JournalWrite]) -> tuple[str, str, str]:
-    """The three JSON documents of sql.CHECKPOINTS: the leases, the operation rows, the history
-    rows (each row numbered, so it is written in the order given)."""
+def _checkpoint_params(writes: list[JournalWrite]) -> tuple[str, ...]:
+    """The JSON documents of sql.CHECKPOINTS: the leases, the operation rows, the history rows
+    (each row numbered, so it is written in the order given), the endings and the releases."""
     leases = [{"id": w.execution_id, "token": w.lease_token} for w in writes]
     operations = [operation_params(w.execution_id, op) for w in writes for op in w.operations]
     events = [params for w in writes for params in event_params(w.execution_id, w.now, w.events)]
+    endings = [{"id": w.execution_id, "status": w.outcome.status.value,
+                "result": w.outcome.result, "error": error_text(w.outcome.error), "now": w.now}
+               for w in writes if w.outcome is not None]
+    releases = [{"id": w.execution_id, "now": w.now, "ready_at": w.ready_at,
+                 "blocked_on": None if w.blocked_on is None else w.blocked_on.value}
+                for w in writes if w.outcome is None and w.release]
     return (_json(leases), _json(_numbered(sql.OPERATION_FIELDS, operations)),
-            _json(_numbered(sql.EVENT_FIELDS, events)))
+            _json(_numbered(sql.EVENT_FIELDS, events)), _json(endings), _json(releases))
 
 
 def _numbered(fields: tuple[str, ...], rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:

@@ -422,7 +422,8 @@ def _commit_journals(connection: sqlite3.Connection, requests: list[Request]) ->
     # Trees: invoked children start, cancelled ones stop, and an ending flows up to the parent
     # and down to running children, all in this transaction.
     for write in accepted:
-        if write.start_children or write.stop_children or write.outcome is not None:
+        if write.start_children or write.stop_children or \
+                (write.outcome is not None and not write.alone):
             tree.change_tree(_transaction(connection), write)
 
 

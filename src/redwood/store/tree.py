@@ -81,7 +81,7 @@ def change_tree(tx: Transaction, write: JournalWrite) -> None:
         child = get_execution(tx, child_id, lock=True)
         if child is not None and child.status is ExecutionStatus.RUNNING:
             stop(tx, child, write.now, "its invoke operation was cancelled")
-    if write.outcome is not None:
+    if write.outcome is not None and not write.alone:
         ended(tx, write.execution_id, write.outcome, write.now)
 
 
