@@ -16,7 +16,7 @@ from redwood.model import Claim, ErrorRecord, Execution, NewEvent, Operation, Op
 from redwood.sdk.run import Ending, InvocationOutcome
 from redwood.sdk.seam import CheckpointResult
 from redwood.store.base import CommitResult, JournalWrite, NewExecution, Outcome, Store
-from redwood.types import WAIT_FOR_EVENT, ExecutionStatus
+from redwood.types import WAIT_FOR_EVENT, ExecutionStatus, OperationType
 
 _EXECUTION_EVENT = {
     Ending.SUCCEEDED: ("ExecutionSucceeded", ExecutionStatus.SUCCEEDED),
@@ -88,7 +88,8 @@ class Invocation:
         return changed
 
     def _expand(self, update: OperationUpdate, now: float) -> tuple[OperationUpdate, ...]:
-        if self._tree is None:
+        # Only a CHAINED_INVOKE touches child executions; skip the rest here, once per update.
+        if self._tree is None or update.type is not OperationType.CHAINED_INVOKE:
             return (update,)
         expanded = self._tree.expand(self.execution, self.operations.get(update.id), update, now)
         if expanded.start is not None:
