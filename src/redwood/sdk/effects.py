@@ -38,10 +38,12 @@ class Flush:
 
 
 FLUSH = Flush()
-_PLAIN = frozenset({type(None), bool, int, float, str, dict, list, tuple})
 DEPENDENCIES = Flush(causal=True)
 Effect = Call | Flush
 Flow = Generator[Effect, Any, T]
+
+# Exact types of values that are never awaitable.
+_PLAIN = frozenset({type(None), bool, int, float, str, dict, list, tuple})
 
 
 def drive(flow: Flow[T], state: InvocationState) -> T:
