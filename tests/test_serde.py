@@ -151,6 +151,17 @@ def test_codec_reports_a_stored_value_that_no_longer_fits_its_type() -> None:
     assert codec.decode(None, Cart, "nothing") is None
 
 
+@pytest.mark.parametrize("value", [0, -7, 10**30, True, False, None, 1.5, -0.0, 1e300, "é\n\"", [1, 2]])
+@pytest.mark.parametrize("hint", [None, Any, int, float, str])
+def test_a_value_read_back_after_encoding_is_what_a_replay_decodes(value: Any, hint: Any) -> None:
+    codec = Codec()
+    text = codec.encode(value, "v")
+    assert text == json.dumps(value, separators=(",", ":"), allow_nan=False)
+    fresh = codec.read_back(value, text, hint, "v")
+    replayed = codec.decode(text, hint, "v")
+    assert fresh == replayed and type(fresh) is type(replayed)
+
+
 class _Pricer:
     """A durable function that is a callable object, not a plain function."""
 

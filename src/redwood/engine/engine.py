@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Protocol
 
 from redwood.clock import Clock
@@ -213,13 +214,16 @@ class Engine:
         return durable.retry if durable.retry is not None else self.settings.default_retry
 
     def _finish(self, invocation: Invocation, outcome: InvocationOutcome) -> ExecutionStatus:
+        status: ExecutionStatus | None = None
         try:
             status = invocation.finish(outcome)
+            return status
         finally:
             self._live.pop(invocation.execution_id, None)
-        if status.finished or outcome.immediate:
-            self.notifier.publish(invocation.execution_id, work=not status.finished)
-        return status
+            # Result waiters rely on this news while the execution runs here (see
+            # _ChangeWaiter), so every end of an invocation wakes them, not only the last one.
+            ready = status is not None and outcome.immediate and not status.finished
+            self.notifier.publish(invocation.execution_id, work=ready)
 
     def close(self) -> None:
         """Let the branch threads go."""
@@ -271,7 +275,8 @@ class Engine:
     def wait_finished(self, execution_id: str, timeout: float | None) -> Execution:
         """Block until the execution finishes (``timeout`` in real seconds, None: forever)."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        waiter = _ChangeWaiter(self.store, self._marker_poll)
+        waiter = _ChangeWaiter(self.store, self._marker_poll,
+                               partial(self.is_running, execution_id))
         self.notifier.subscribe(waiter.kick, execution_id)
         try:
             while True:
@@ -291,14 +296,23 @@ class Engine:
 
 class _ChangeWaiter:
     """Sleeps until an in-process notification, or a commit by another process shows up in the
-    store's change marker (checked every ``poll`` seconds), or the deadline."""
+    store's change marker (checked every ``poll`` seconds), or the deadline.
 
-    def __init__(self, store: Store, poll: float) -> None:
+    While an invocation in this process runs the execution, its end is announced in process
+    (Engine._finish), so the marker is then only a safety net looked at every
+    ``_SAFETY_POLL`` seconds: fifty waiters need not wake fifty times a second each."""
+
+    _SAFETY_POLL = 1.0
+
+    def __init__(self, store: Store, poll: float, running_here: Callable[[], bool]) -> None:
         self._store = store
         self._poll = poll
+        self._running_here = running_here
         self._condition = threading.Condition()
         self._kicked = False
-        self._marker = store.change_marker()
+        # Read at the first look, not before: the caller reads the execution again after every
+        # return from wait(), so a commit before that first look cannot go unseen.
+        self._marker: int | None = None
 
     def kick(self) -> None:
         with self._condition:
@@ -307,13 +321,18 @@ class _ChangeWaiter:
 
     def wait(self, deadline: float | None) -> None:
         while deadline is None or time.monotonic() < deadline:
+            poll = max(self._poll, self._SAFETY_POLL) if self._running_here() else self._poll
             with self._condition:
                 if not self._kicked:
-                    left = self._poll if deadline is None else deadline - time.monotonic()
-                    self._condition.wait(max(0.0, min(self._poll, left)))
+                    left = poll if deadline is None else deadline - time.monotonic()
+                    self._condition.wait(max(0.0, min(poll, left)))
                 kicked, self._kicked = self._kicked, False
+            if kicked:
+                # News of this very execution: the marker stays as it was, so a commit by
+                # another process meanwhile is still noticed at the next look.
+                return
             marker = self._store.change_marker()
-            if kicked or marker != self._marker:
+            if marker != self._marker:
                 self._marker = marker
                 return
 

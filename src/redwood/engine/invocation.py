@@ -88,7 +88,8 @@ class Invocation:
         return changed
 
     def _expand(self, update: OperationUpdate, now: float) -> tuple[OperationUpdate, ...]:
-        if self._tree is None:
+        # Only a CHAINED_INVOKE touches child executions; skip the rest here, once per update.
+        if self._tree is None or update.type is not OperationType.CHAINED_INVOKE:
             return (update,)
         expanded = self._tree.expand(self.execution, self.operations.get(update.id), update, now)
         if expanded.start is not None:

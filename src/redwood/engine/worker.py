@@ -179,7 +179,7 @@ class Worker:
         with self._cv:
             self._busy -= 1
             # Only a dispatcher that stopped claiming for want of slots needs to hear of it.
-            if self._busy in (self.concurrency - self._batch, 0) or self._stopping:
+            if self._busy == self.concurrency - self._batch or self._stopping:
                 self._kicked = True
                 self._cv.notify_all()
 

@@ -133,10 +133,12 @@ class _Base:
         self, fn: Callable[..., Any], name: str | None, retry: RetryPolicy | None,
         semantics: StepSemantics, serde: Serde | None,
     ) -> StepOptions:
+        if type(semantics) is not StepSemantics:  # a plain string: an enum call costs, per step
+            semantics = StepSemantics(semantics)
         return StepOptions(
             name=name or str(getattr(fn, "__name__", "step")),
             retry=retry if retry is not None else self._default_retry,
-            semantics=StepSemantics(semantics), codec=self._codec(serde),
+            semantics=semantics, codec=self._codec(serde),
         )
 
     def _wait_seconds(self, duration: Duration) -> float:

@@ -42,6 +42,9 @@ DEPENDENCIES = Flush(causal=True)
 Effect = Call | Flush
 Flow = Generator[Effect, Any, T]
 
+# Exact types of values that are never awaitable.
+_PLAIN = frozenset({type(None), bool, int, float, str, dict, list, tuple})
+
 
 def drive(flow: Flow[T], state: InvocationState) -> T:
     """Carry out ``flow`` in the calling thread."""
@@ -56,7 +59,8 @@ def drive(flow: Flow[T], state: InvocationState) -> T:
         try:
             if isinstance(effect, Call):
                 value = effect.fn(*effect.args, **effect.kwargs)
-                if inspect.isawaitable(value):
+                # Plain data is never awaitable, and the ABC check costs: skip it, once per step.
+                if type(value) not in _PLAIN and inspect.isawaitable(value):
                     _close(value)
                     raise _async_in_sync(effect.fn)
             elif effect.causal:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -50,7 +51,7 @@ def step_flow(
     """The step's life: replay the recorded outcome, or run an attempt and record it."""
     op_id = scope.next_id()
     op = state.lookup(op_id, OperationType.STEP, None, options.name, scope.parent_id)
-    hint = return_hint(fn)
+    hint, wants_context = _body_facts(fn)
     what = f'the result of step "{options.name}" (operation #{op_id})'
     if op is not None:
         if op.status is OperationStatus.SUCCEEDED:
@@ -82,7 +83,7 @@ def step_flow(
         yield FLUSH
         started = state.clock.now()
     call_args = args
-    if _wants_step_context(fn):
+    if wants_context:
         logger = logging.LoggerAdapter(_logger, {"execution_id": state.execution_id,
                                                  "operation_id": op_id, "attempt": attempt})
         call_args = (StepContext(state.execution_id, op_id, options.name, attempt, logger), *args)
@@ -95,7 +96,8 @@ def step_flow(
                          details={"attempt_started_at": started}))
     if state.options.always_replay:
         raise Suspend("always-replay mode", immediate=True)
-    return options.codec.decode(text, hint, what)  # type: ignore[no-any-return]
+    # The first run returns what a replay will: the value read back from its stored text.
+    return options.codec.read_back(value, text, hint, what)  # type: ignore[no-any-return]
 
 
 def _next_attempt(op: Operation | None) -> int:
@@ -151,6 +153,9 @@ def _update(
     )
 
 
-def _wants_step_context(fn: Callable[..., Any]) -> bool:
+@functools.lru_cache(maxsize=4096)
+def _body_facts(fn: Callable[..., Any]) -> tuple[Any, bool]:
+    """A step body's declared return type, and whether it takes a StepContext first (cached:
+    this is asked once per step)."""
     hints = parameter_hints(fn)
-    return bool(hints) and hints[0] is StepContext
+    return return_hint(fn), bool(hints) and hints[0] is StepContext

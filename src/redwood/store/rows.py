@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+import json.encoder
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from redwood.model import ErrorRecord, Execution, HistoryEvent, NewEvent, Operation
@@ -22,8 +23,27 @@ HISTORY_COLUMNS = (
     "id, execution_id, type, subtype, operation_id, parent_id, name, timestamp, details"
 )
 
-# json.dumps with non-default arguments builds a new encoder per call; this is on the hot path.
-_encode = json.JSONEncoder(separators=(",", ":")).encode
+
+
+def _compact_encoder() -> Callable[[Any], str]:
+    """``json.JSONEncoder(separators=(",", ":")).encode``, with its C encoder built once.
+
+    encode() builds a new C encoder object on every call, which costs more than encoding the
+    small details mappings written several times per step. They are plain data the engine
+    built, never cyclic, so the C encoder is built without the cycle check (it would need a
+    fresh ``markers`` dict per call); the text is the same.
+    """
+    encoder = json.JSONEncoder(separators=(",", ":"))
+    make = getattr(json.encoder, "c_make_encoder", None)  # None without the C accelerator
+    if make is None:
+        return encoder.encode
+    encode = make(None, encoder.default, json.encoder.encode_basestring_ascii, None,
+                  encoder.key_separator, encoder.item_separator, encoder.sort_keys,
+                  encoder.skipkeys, encoder.allow_nan)
+    return lambda value: "".join(encode(value, 0))
+
+
+_encode = _compact_encoder()
 
 
 def error_text(error: ErrorRecord | None) -> str | None:
