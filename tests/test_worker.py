@@ -6,6 +6,7 @@ import contextlib
 import threading
 from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,6 +22,9 @@ from redwood import (
     ValidationError,
     Worker,
 )
+from redwood.engine.engine import Engine
+from redwood.store.base import CommitResult, JournalWrite
+from redwood.store.sqlite import SQLiteStore
 
 pytestmark = pytest.mark.every_store
 
@@ -260,3 +264,49 @@ def test_a_worker_gives_back_an_execution_of_a_function_it_does_not_know(
     clock.advance(Worker.UNKNOWN_FUNCTION_RETRY)
     knows.worker().drain()
     assert handle.result(timeout=5) == "hello ada"
+
+
+class _WatchingStore(SQLiteStore):
+    """The real SQLite store, noting what the engine says of an execution as its invocation's
+    final commit (release or ending) is sent."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.engine: Engine | None = None
+        self.running_at_final_commit: list[bool] = []
+
+    def commit(self, write: JournalWrite) -> CommitResult:
+        if (write.outcome is not None or write.release) and self.engine is not None:
+            self.running_at_final_commit.append(self.engine.is_running(write.execution_id))
+        return super().commit(write)
+
+
+@pytest.mark.sqlite_only
+def test_an_invocation_stops_counting_as_running_when_its_final_commit_begins(
+    tmp_path: Path, clock: ManualClock,
+) -> None:
+    # A lease renewal that finds the lease gone warns only while the invocation still runs:
+    # once its final commit (which gives the lease up) has begun, that commit is the reason.
+    store = _WatchingStore(tmp_path / "watched.db")
+    with App(store=store, clock=clock) as watched:
+        store.engine = watched.engine
+        seen_in_step: list[bool] = []
+
+        def probe(execution_id: str) -> bool:
+            seen_in_step.append(watched.engine.is_running(execution_id))
+            return seen_in_step[-1]
+
+        @watched.function
+        def napper(ctx: DurableContext) -> str:
+            ctx.step(probe, ctx.execution_id)
+            ctx.wait(5)
+            return "done"
+
+        handle = watched.start(napper)
+        worker = watched.worker()
+        worker.drain()
+        clock.advance(5)
+        worker.drain()
+        assert handle.result(timeout=5) == "done"
+        assert seen_in_step == [True]
+        assert store.running_at_final_commit == [False, False]  # the release, the ending

@@ -237,8 +237,10 @@ class Engine:
                                        ready_at=now + delay))
 
     def is_running(self, execution_id: str) -> bool:
-        """Whether an invocation of the execution runs in this process now."""
-        return execution_id in self._live
+        """Whether an invocation of the execution runs in this process now (and has not begun
+        its final commit, which gives up the lease)."""
+        invocation = self._live.get(execution_id)
+        return invocation is not None and not invocation.ending
 
     def hand_back(self, execution_ids: list[str]) -> None:
         """Ask running invocations to suspend at their next operation (worker shutdown)."""

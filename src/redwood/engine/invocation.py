@@ -36,6 +36,9 @@ class Invocation:
         self.lease_token = claim.lease_token
         self.operations: dict[str, Operation] = {op.id: op for op in claim.operations}
         self.handback = False
+        # Set when the final commit (the release or the ending) begins: a renewal that finds the
+        # lease gone from then on met that commit, not another worker.
+        self.ending = False
         self._store = store
         self._clock = clock
         self._token = 0
@@ -190,6 +193,7 @@ class Invocation:
     def finish(self, outcome: InvocationOutcome) -> ExecutionStatus:
         """Commit the invocation's last updates with its ending, in one write."""
         with self._lock:
+            self.ending = True
             now = self._clock.now()
             changed = self._apply(outcome.pending, now)
             ending, error = self._ending(outcome, now)
