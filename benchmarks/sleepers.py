@@ -22,9 +22,10 @@ from benchmarks.stats import Summary
 from redwood import App, DurableContext, ExecutionStatus
 
 
-def sleeper(ctx: DurableContext, seconds: float) -> float:
-    """Sleep durably, then record when the worker ran us again."""
-    ctx.wait(seconds)
+def sleeper(ctx: DurableContext, deadline: float) -> float:
+    """Sleep durably until ``deadline`` (epoch seconds; ctx.wait sleeps a second at least), then
+    record when the worker ran us again."""
+    ctx.wait(max(1.0, deadline - ctx.now()))
     return ctx.step(time.time, name="woke")
 
 
@@ -43,21 +44,32 @@ def _all_sleeping(app: App, ids: set[str]) -> bool:
 
 
 def measure(database: str, count: int, seconds: float) -> dict[str, Any]:
-    """Start ``count`` sleepers with an embedded worker; measure memory while all sleep, then
-    lateness of each wake-up (when the step after the wait ran, minus the wait's due time)."""
+    """Start ``count`` sleepers with an embedded worker, all due at one deadline at least
+    ``seconds`` ahead and late enough that every one is asleep before it; measure memory while
+    all sleep, then the lateness of each wake-up (when the step after the wait ran, minus the
+    wait's due time)."""
     app = App(database)
     fn = app.function(sleeper)
     with app.run_worker() as worker:
-        # Warm-up: the code paths and pools a sleeper touches, so they are not counted as held.
-        for handle in [app.start(fn, 1.0) for _ in range(min(20, count))]:
+        # Warm-up: the code paths and pools a sleeper touches, so they are not counted as held;
+        # it also tells how long a start takes, to put the deadline after the last one.
+        warmup = min(20, count)
+        began = time.perf_counter()
+        probes = [app.start(fn, 0.0) for _ in range(warmup)]
+        per_start = (time.perf_counter() - began) / warmup
+        for handle in probes:
             handle.result(timeout=60)
         gc.collect()
         rss_before, objects_before = rss_bytes(), len(gc.get_objects())
         began = time.time()
-        handles = [app.start(fn, seconds) for _ in range(count)]
+        deadline = began + seconds + 3 * per_start * count
+        handles = [app.start(fn, deadline) for _ in range(count)]
         started = time.time() - began
         ids = {h.id for h in handles}
         while not _all_sleeping(app, ids) or worker.in_flight:
+            if time.time() >= deadline:
+                raise RuntimeError(f"{count} sleepers were not all asleep before their deadline "
+                                   f"({deadline - began:.1f} s after the first start)")
             time.sleep(0.01)
         gc.collect()
         rss_sleeping, objects_sleeping = rss_bytes(), len(gc.get_objects())
@@ -71,6 +83,7 @@ def measure(database: str, count: int, seconds: float) -> dict[str, Any]:
     app.close()
     return {
         "count": count, "sleep_seconds": seconds, "start_seconds": started,
+        "deadline_seconds": deadline - began,
         "lateness": Summary.of_seconds(late).as_dict(),
         "rss_delta_bytes": rss_sleeping - rss_before,
         "rss_per_execution_bytes": (rss_sleeping - rss_before) / count,
@@ -95,7 +108,8 @@ def w4(bench: Bench) -> list[Figure]:
         raise RuntimeError(f"the W4 process failed: {out.stderr.strip()[-2000:]}")
     data = json.loads(out.stdout)
     lateness = data["lateness"]
-    shared = {"executions": plan.sleepers, "sleep_seconds": plan.sleep_seconds}
+    shared = {"executions": plan.sleepers, "sleep_seconds": plan.sleep_seconds,
+              "deadline_seconds": round(data["deadline_seconds"], 2)}
     return [
         Figure("redwood", bench.backend, "W4", "p99 wake-up lateness", lateness["p99"], "ms",
                W4_P99_LATENESS, details={**lateness, **shared}),
