@@ -7,6 +7,7 @@ import csv
 import json
 from pathlib import Path
 
+from benchmarks import cpu
 from benchmarks import run as bench_run
 from experiments import study
 from experiments.runs import COLUMNS
@@ -82,3 +83,11 @@ def test_benchmark_tiny_writes_json_and_markdown_of_every_workload(tmp_path: Pat
     markdown = (tmp_path / "latest.md").read_text()
     assert "| redwood | sqlite | W1 | median latency (sync) |" in markdown
     assert not list(tmp_path.glob("*.tmp"))  # scratch removed
+
+
+def test_cpu_benchmark_records_cpu_per_execution(tmp_path: Path) -> None:
+    assert cpu.main(["--tiny", "--out", str(tmp_path), "--label", "smoke"]) == 0
+    [line] = (tmp_path / "cpu.jsonl").read_text().splitlines()
+    record = json.loads(line)
+    assert record["label"] == "smoke" and record["store"] == "sqlite"
+    assert record["back_to_back"]["cpu_ms"] > 0 and record["50_in_flight"]["per_second"] > 0
