@@ -178,16 +178,18 @@ def test_a_write_lost_with_its_connection_is_never_followed_by_another(
 def test_watchers_hear_which_execution_another_store_made_ready_or_finished(
     postgres_url: str,
 ) -> None:
-    heard: list[str] = []
+    heard: list[tuple[str, bool]] = []
     with closing(PostgresStore(postgres_url)) as watcher, \
             closing(PostgresStore(postgres_url)) as writer:
-        watcher.watch(heard.append)
+        watcher.watch(lambda execution_id, ready: heard.append((execution_id, ready)))
         writer.create_execution(NewExecution(id="seen-1", function="f", input=None, now=1.0))
-        wait_until(lambda: heard == ["seen-1"], what="the start to be heard")
+        wait_until(lambda: heard == [("seen-1", True)], what="the start to be heard")
         token = writer.claim("w", 2.0, LEASE, 1)[0].lease_token
         writer.commit(JournalWrite("seen-1", token, 3.0,
                                    outcome=Outcome(ExecutionStatus.SUCCEEDED)))
-        wait_until(lambda: heard == ["seen-1", "seen-1"], what="the finish to be heard")
+        # Ready work for workers first; then news of the finish, for result waiters only.
+        wait_until(lambda: heard == [("seen-1", True), ("seen-1", False)],
+                   what="the finish to be heard")
 
 
 def test_a_finished_execution_is_news_for_result_waiters_but_not_for_idle_workers(

@@ -102,13 +102,17 @@ class Engine:
         # here at once, without waiting for their next look at the change marker.
         # With pushed news a waiter hears of its own execution; the change marker (any commit
         # anywhere) is then only a safety net, checked now and then instead of every 20 ms.
-        self._marker_poll = 1.0 if store.watch(self.notifier.publish) else 0.02
+        self._marker_poll = 1.0 if store.watch(self._heard) else 0.02
         self.codec = Codec(max_bytes=settings.max_payload_bytes)
         self.local: LocalDispatch | None = None
         self.tree = Tree(registry, self.notifier.publish)
         # Shared by every invocation's sync map/parallel branches; idle threads cost nothing.
         self.branch_threads = ThreadPoolExecutor(256, thread_name_prefix="redwood-branch")
         self._live: dict[str, Invocation] = {}
+
+    def _heard(self, execution_id: str, ready: bool) -> None:
+        # News from the store: a finished execution wakes its result waiters, not the workers.
+        self.notifier.publish(execution_id, work=ready)
 
     # --- starting ------------------------------------------------------------------------------
 

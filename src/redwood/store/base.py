@@ -233,9 +233,10 @@ class Store(Protocol):
         makes work ready (it may change more often, but need not on a finished execution)."""
         ...
 
-    def watch(self, callback: Callable[[str], None]) -> bool:
-        """Have ``callback(execution_id)`` called, from a store thread, soon after any process
-        commits something that makes that execution ready or finishes it. Returns whether the
+    def watch(self, callback: Callable[[str, bool], None]) -> bool:
+        """Have ``callback(execution_id, ready)`` called, from a store thread, soon after any
+        process commits something that makes that execution ready (``ready`` True) or finishes
+        it (False: nothing for a worker to claim). Returns whether the
         store pushes such news: one that cannot (SQLite) never calls it, and waiters poll
         change_marker() often instead of now and then."""
         ...

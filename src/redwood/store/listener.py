@@ -41,7 +41,7 @@ class Listener:
     def __init__(self, url: str) -> None:
         self.marker = 0
         self.ready_marker = 0
-        self.callbacks: list[Callable[[str], None]] = []
+        self.callbacks: list[Callable[[str, bool], None]] = []
         self._url = url
         self._closing = threading.Event()
         self._wake_read, self._wake_write = os.pipe()
@@ -104,8 +104,9 @@ class Listener:
                     raise psycopg.OperationalError("the listener connection was closed")
                 pgconn.consume_input()
                 while (notification := pgconn.notifies()) is not None:
-                    self._bump(ready=notification.relname == _READY)
-                    self._tell(notification.extra.decode())
+                    ready = notification.relname == _READY
+                    self._bump(ready)
+                    self._tell(notification.extra.decode(), ready)
                 if pgconn.status != psycopg.pq.ConnStatus.OK:
                     raise psycopg.OperationalError("the listener connection was closed")
 
@@ -115,10 +116,10 @@ class Listener:
         if ready:
             self.ready_marker += 1
 
-    def _tell(self, execution_id: str) -> None:
+    def _tell(self, execution_id: str, ready: bool) -> None:
         for callback in list(self.callbacks):
             try:
-                callback(execution_id)
+                callback(execution_id, ready)
             except Exception:
                 _logger.exception("change callback %r failed", callback)
 

@@ -274,7 +274,7 @@ class PostgresStore:
     def ready_marker(self) -> int:
         return self._listener.ready_marker
 
-    def watch(self, callback: Callable[[str], None]) -> bool:
+    def watch(self, callback: Callable[[str, bool], None]) -> bool:
         self._listener.callbacks.append(callback)
         return True
 

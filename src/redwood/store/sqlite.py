@@ -257,7 +257,7 @@ class SQLiteStore:
     def ready_marker(self) -> int:
         return self.change_marker()
 
-    def watch(self, callback: Callable[[str], None]) -> bool:
+    def watch(self, callback: Callable[[str, bool], None]) -> bool:
         """SQLite cannot push commits of other processes: waiters poll change_marker()."""
         return False
 
