@@ -34,9 +34,9 @@ class Request:
         self.wake.acquire()
 
 
-# Writes a batch in one transaction, setting each request's value or error; True when the
-# transaction committed (for the count of commits).
-BatchWriter = Callable[[list[Request]], bool]
+# Writes a batch in one transaction, setting each request's value or error; raises when the
+# transaction failed as a whole.
+BatchWriter = Callable[[list[Request]], None]
 
 
 class GroupCommit:
@@ -111,8 +111,8 @@ class GroupCommit:
         with self._lock:
             batch, self._queue = self._queue, []
         try:
-            if self._write(batch):
-                self.commits += 1
+            self._write(batch)
+            self.commits += 1
         except BaseException as error:
             for request in batch:
                 if request.error is None:

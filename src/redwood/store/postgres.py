@@ -170,9 +170,10 @@ class PostgresStore:
             return self._checkpoints.submit(write)
         return self._committers.submit(self.commit, write)
 
-    def _write_checkpoints(self, batch: list[Request]) -> bool:
-        """Write a group of checkpoints, one statement per round of distinct executions
-        (a statement may write a row only once)."""
+    def _write_checkpoints(self, batch: list[Request]) -> None:
+        """Write a group of checkpoints, one statement per round of distinct executions (a
+        statement may write a row only once; two invocations of one execution, the older one's
+        lease lapsed, can both have a checkpoint queued)."""
         while batch:
             seen: set[str] = set()
             group: list[Request] = []
@@ -184,7 +185,6 @@ class PostgresStore:
                 seen.add(execution_id)
             self._write_group(group)
             batch = later
-        return True
 
     def _write_group(self, group: list[Request]) -> None:
         writes = [request.journal for request in group if request.journal is not None]

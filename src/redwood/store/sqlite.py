@@ -66,7 +66,7 @@ _SYNCHRONOUS = {Durability.OS_CRASH: "FULL", Durability.PROCESS_CRASH: "NORMAL",
                 Durability.NONE: "OFF"}
 
 
-def _write_batch(connection: sqlite3.Connection, batch: list[Request]) -> bool:
+def _write_batch(connection: sqlite3.Connection, batch: list[Request]) -> None:
     """Write a group commit's batch in one transaction (see group.py)."""
     journals = [request for request in batch if request.journal is not None]
     others = [request for request in batch if request.journal is None]
@@ -85,7 +85,6 @@ def _write_batch(connection: sqlite3.Connection, batch: list[Request]) -> bool:
         connection.execute("COMMIT")
         if faults.ACTIVE:
             faults.reach("commit.after")
-        return True
     except BaseException:
         if connection.in_transaction:
             connection.execute("ROLLBACK")
