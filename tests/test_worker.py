@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import sqlite3
 import threading
 from collections import Counter
 from collections.abc import Callable
@@ -14,6 +16,7 @@ import pytest
 from conftest import wait_until
 from redwood import (
     App,
+    AsyncDurableContext,
     DurableContext,
     ExecutionStatus,
     LeaseLost,
@@ -310,3 +313,50 @@ def test_an_invocation_stops_counting_as_running_when_its_final_commit_begins(
         assert handle.result(timeout=5) == "done"
         assert seen_in_step == [True]
         assert store.running_at_final_commit == [False, False]  # the release, the ending
+
+
+@pytest.mark.sqlite_only
+def test_an_async_final_commit_held_up_does_not_stop_the_other_async_executions(
+    db_path: Path, clock: ManualClock,
+) -> None:
+    # Async executions share one event loop: the final commit of one is awaited there, not
+    # waited for, so the others keep running while it is held up (here by another connection
+    # that holds the database's write lock).
+    release_a, release_b = threading.Event(), threading.Event()
+    b_started, b_progressed = threading.Event(), threading.Event()
+
+    async def linger(started: threading.Event) -> int:
+        started.set()
+        await asyncio.to_thread(release_b.wait, 30)
+        b_progressed.set()
+        return 2
+
+    with App(db_path, clock=clock) as app:
+        @app.function
+        async def quick(ctx: AsyncDurableContext) -> int:
+            await asyncio.to_thread(release_a.wait, 30)  # not a step: no commit before the end
+            return 1
+
+        @app.function
+        async def slow(ctx: AsyncDurableContext) -> int:
+            return await ctx.step(linger, b_started)
+
+        with app.run_worker():
+            b = app.start(slow, id="b")
+            assert b_started.wait(10)
+            a = app.start(quick, id="a")
+            wait_until(lambda: app.engine.is_running("a"), what="a to run")
+            blocker = sqlite3.connect(db_path, isolation_level=None)
+            blocker.execute("BEGIN IMMEDIATE")
+            try:
+                release_a.set()
+                wait_until(lambda: not app.engine.is_running("a"),
+                           what="a's final commit to begin")
+                release_b.set()
+                assert b_progressed.wait(10), "the loop was blocked by another final commit"
+                assert a.status() is ExecutionStatus.RUNNING  # its commit is still held up
+            finally:
+                blocker.execute("ROLLBACK")
+                blocker.close()
+            assert a.result(timeout=10) == 1
+            assert b.result(timeout=10) == 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 import uuid
@@ -200,7 +201,15 @@ class Engine:
         else:
             outcome = await run_async(durable.fn, state, claim.execution.input,
                                       self._retry(durable), io)
-        return self._finish(invocation, outcome)
+        if len(asyncio.all_tasks()) <= 1:
+            # Alone on the loop: nobody waits for it, so commit in this thread (no hand-off).
+            return self._finish(invocation, outcome)
+        status: ExecutionStatus | None = None
+        try:
+            status = await invocation.afinish(outcome)
+            return status
+        finally:
+            self._ended(invocation, outcome, status)
 
     def _ending_at_claim(self, claim: Claim) -> Ending | None:
         # A cancelled or timed-out execution ends without running user code.
@@ -223,11 +232,16 @@ class Engine:
             status = invocation.finish(outcome)
             return status
         finally:
-            self._live.pop(invocation.execution_id, None)
-            # Result waiters rely on this news while the execution runs here (see
-            # _ChangeWaiter), so every end of an invocation wakes them, not only the last one.
-            ready = status is not None and outcome.immediate and not status.finished
-            self.notifier.publish(invocation.execution_id, work=ready)
+            self._ended(invocation, outcome, status)
+
+    def _ended(self, invocation: Invocation, outcome: InvocationOutcome,
+               status: ExecutionStatus | None) -> None:
+        """After an invocation's final commit (``status`` is None when it failed)."""
+        self._live.pop(invocation.execution_id, None)
+        # Result waiters rely on this news while the execution runs here (see _ChangeWaiter),
+        # so every end of an invocation wakes them, not only the last one.
+        ready = status is not None and outcome.immediate and not status.finished
+        self.notifier.publish(invocation.execution_id, work=ready)
 
     def close(self) -> None:
         """Let the branch threads go."""

@@ -3,6 +3,7 @@ journal it loaded at claim time and commits them under the lease token."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Sequence
 from concurrent.futures import Future
@@ -193,43 +194,61 @@ class Invocation:
     def finish(self, outcome: InvocationOutcome) -> ExecutionStatus:
         """Commit the invocation's last updates with its ending, in one write."""
         with self._lock:
-            self.ending = True
-            now = self._clock.now()
-            changed = self._apply(outcome.pending, now)
-            ending, error = self._ending(outcome, now)
-            if ending is not Ending.SUSPENDED:
-                for op, events in end_operations(list(self.operations.values()), now):
-                    self._keep(op, events)
-            completed: dict[str, object] = {
-                "ending": ending.value, "started_at": self._started,
-                "duration": now - self._started, "invocation": self.execution.invocations}
-            if ending is Ending.SUSPENDED and error is not None:
-                completed["error"] = error.to_json()  # the invocation crashed; it runs again
-            self._events.append(NewEvent(type="InvocationCompleted", details=completed))
-            if ending is Ending.SUSPENDED:
-                # A wait recorded only now may have received its event here: run again to see it.
-                immediate = outcome.immediate or any(
-                    op.subtype == WAIT_FOR_EVENT and op.status.finished for op in changed)
-                ready_at = now if immediate else transitions.next_due(
-                    self.operations.values(), now)
-                if outcome.retry_after is not None:
-                    ready_at = earliest(ready_at, now + outcome.retry_after)
-                ready_at = earliest(ready_at, self.execution.timeout_at)
-                waiting = blocked.recorded_wait(self.operations.values())
-                self._commit(self._write(now, release=True, ready_at=ready_at,
-                                         blocked_on=waiting))
-                return ExecutionStatus.RUNNING
-            event, status = _EXECUTION_EVENT[ending]
-            details: dict[str, object] = {}
-            if error is not None:
-                details["error"] = error.to_json()
-            elif outcome.result is not None:
-                details["result"] = outcome.result
-            self._events.append(NewEvent(type=event, details=details))
-            self._commit(self._write(
-                now, outcome=Outcome(status, result=outcome.result, error=error),
-                alone=self._alone()))
-            return status
+            write, status = self._final_write(outcome)
+            self._commit(write)
+        return status
+
+    async def afinish(self, outcome: InvocationOutcome) -> ExecutionStatus:
+        """``finish`` on an event loop: the final commit joins the store's next shared one and
+        is awaited, so the loop's other invocations run meanwhile."""
+        with self._lock:
+            write, status = self._final_write(outcome)
+            if self._failed is not None:
+                raise self._failed
+            committed = self._store.submit_commit(write)
+        try:
+            await asyncio.wrap_future(committed)
+        except BaseException as error:
+            self._failed = error
+            raise
+        return status
+
+    def _final_write(self, outcome: InvocationOutcome) -> tuple[JournalWrite, ExecutionStatus]:
+        """The invocation's last write: its pending updates with the release (suspended) or
+        the execution's ending; and the status the execution has once it is committed."""
+        self.ending = True
+        now = self._clock.now()
+        changed = self._apply(outcome.pending, now)
+        ending, error = self._ending(outcome, now)
+        if ending is not Ending.SUSPENDED:
+            for op, events in end_operations(list(self.operations.values()), now):
+                self._keep(op, events)
+        completed: dict[str, object] = {
+            "ending": ending.value, "started_at": self._started,
+            "duration": now - self._started, "invocation": self.execution.invocations}
+        if ending is Ending.SUSPENDED and error is not None:
+            completed["error"] = error.to_json()  # the invocation crashed; it runs again
+        self._events.append(NewEvent(type="InvocationCompleted", details=completed))
+        if ending is Ending.SUSPENDED:
+            # A wait recorded only now may have received its event here: run again to see it.
+            immediate = outcome.immediate or any(
+                op.subtype == WAIT_FOR_EVENT and op.status.finished for op in changed)
+            ready_at = now if immediate else transitions.next_due(self.operations.values(), now)
+            if outcome.retry_after is not None:
+                ready_at = earliest(ready_at, now + outcome.retry_after)
+            ready_at = earliest(ready_at, self.execution.timeout_at)
+            waiting = blocked.recorded_wait(self.operations.values())
+            return (self._write(now, release=True, ready_at=ready_at, blocked_on=waiting),
+                    ExecutionStatus.RUNNING)
+        event, status = _EXECUTION_EVENT[ending]
+        details: dict[str, object] = {}
+        if error is not None:
+            details["error"] = error.to_json()
+        elif outcome.result is not None:
+            details["result"] = outcome.result
+        self._events.append(NewEvent(type=event, details=details))
+        return self._write(now, outcome=Outcome(status, result=outcome.result, error=error),
+                           alone=self._alone()), status
 
     def _alone(self) -> bool:
         # Children are only ever invoked through CHAINED_INVOKE operations of the journal.
