@@ -160,8 +160,7 @@ class Worker:
             return
         if is_async:
             assert self._loop is not None and self._io is not None
-            future = asyncio.run_coroutine_threadsafe(self.engine.ainvoke(claim, self._io),
-                                                      self._loop)
+            future = self.engine.schedule_async(claim, self._io, self._loop)
         else:
             assert self._threads is not None
             future = self._threads.submit(self.engine.invoke, claim)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from functools import partial
@@ -36,6 +36,9 @@ class Options:
     always_replay: bool = False
     # Threads that help run sync map/parallel branches (the calling thread always works too).
     branch_threads: Executor | None = None
+    # Whether other invocations share the event loop now (async only): while none does, a
+    # commit is cheaper made in the loop's thread than handed to the committer and awaited.
+    loop_shared: Callable[[], bool] = lambda: True
 
 
 class InvocationState:
@@ -147,20 +150,17 @@ class InvocationState:
         a thread. When another commit of this invocation is under way, wait for it in a thread
         (the commit lock orders checkpoints, whichever path takes them)."""
         loop = asyncio.get_running_loop()
-        if len(asyncio.all_tasks(loop)) <= 1:
-            # Alone on the loop: nothing else can be kept waiting, so commit in this thread
-            # like a sync invocation does (no hand-off to the committer and back).
-            if causal:
-                self.flush_for(lane)
-            else:
-                self.flush()
-            return
         if not self._commit_lock.acquire(blocking=False):
             await loop.run_in_executor(io, partial(self.flush_for, lane) if causal else self.flush)
             return
         try:
             updates = self._take(lane, everything=not causal)
-            if updates:
+            if updates and not self.options.loop_shared():
+                # No other invocation on the loop: commit in this thread like a sync invocation
+                # (no hand-off to the committer and back). Tasks of this invocation wait, but
+                # none of them holds the commit lock, so none can be waited for in turn.
+                self._commit(updates)
+            elif updates:
                 try:
                     committed = self.seam.submit_checkpoint(self._token, updates)
                     result = await asyncio.wrap_future(committed)
