@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
+from redwood.records import record
 from redwood.types import (
     BlockedKind,
     ExecutionStatus,
@@ -26,7 +27,7 @@ def _clip(text: str) -> str:
     return f"{text[:half]}\n... [{len(text) - MAX_ERROR_TEXT} characters cut] ...\n{text[-half:]}"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ErrorRecord:
     """A failure as recorded: the exception's qualified type, its MRO, message and traceback.
 
@@ -72,7 +73,7 @@ class ErrorRecord:
                    stack_trace=None if stack is None else tuple(stack))
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Operation:
     """One durable call of an execution as the journal holds it."""
 
@@ -91,7 +92,7 @@ class Operation:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class OperationUpdate:
     """One change the SDK asks for in a checkpoint (the AWS OperationUpdate shape)."""
 
@@ -107,7 +108,7 @@ class OperationUpdate:
     details: dict[str, Any] | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class HistoryEvent:
     """One entry of an execution's append-only event log (the AWS history vocabulary)."""
 
@@ -122,7 +123,7 @@ class HistoryEvent:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class NewEvent:
     """A history event before the store has given it an id."""
 
@@ -134,7 +135,7 @@ class NewEvent:
     details: dict[str, Any] | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Execution:
     """One run of a durable function."""
 
@@ -158,7 +159,7 @@ class Execution:
     blocked_on: BlockedKind | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Claim:
     """An execution a worker now holds under a lease, with its journal loaded in one query."""
 
@@ -167,7 +168,7 @@ class Claim:
     operations: list[Operation]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ExecutionFilter:
     """What ``list`` returns: by function, status, blocked-on and creation time (all optional).
 
@@ -186,7 +187,7 @@ class ExecutionFilter:
     now: float | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class InboxEvent:
     """A named event sent to an execution, kept in its inbox until a ``wait_for_event`` takes it."""
 
@@ -197,7 +198,7 @@ class InboxEvent:
     sent_at: float
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class LiveWorker:
     """A worker whose last heartbeat still vouches for it, with the leases it holds now.
 

@@ -7,18 +7,18 @@ import asyncio
 import inspect
 from collections.abc import Callable, Generator
 from concurrent.futures import Executor
-from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypeVar
 
 from redwood.errors import StepTimedOut, ValidationError
+from redwood.records import record
 from redwood.sdk.lanes import current_lane
 from redwood.sdk.state import InvocationState
 
 T = TypeVar("T")
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Call:
     """Run user code (a step body); the flow receives its return value or its exception.
     ``timeout`` (async only) bounds the run in real seconds: past it, StepTimedOut."""
@@ -29,7 +29,7 @@ class Call:
     timeout: float | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Flush:
     """Make queued checkpoint updates durable before going on: all of them, or (``causal``)
     only when the running lane depends on one of them (see lanes.py)."""

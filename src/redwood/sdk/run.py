@@ -5,10 +5,11 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable
 from concurrent.futures import Executor
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from redwood.model import ErrorRecord, OperationUpdate
+from redwood.records import record
 from redwood.retry import RetryPolicy
 from redwood.sdk.context import AsyncDurableContext, DurableContext
 from redwood.sdk.signals import Stop, Suspend
@@ -26,7 +27,7 @@ class Ending(enum.Enum):
     TIMED_OUT = "TIMED_OUT"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class InvocationOutcome:
     """The invocation's end, with the checkpoint updates not yet durable.
 

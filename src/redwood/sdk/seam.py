@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass
 from typing import Protocol
 
 from redwood.model import Operation, OperationUpdate
+from redwood.records import record
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class CheckpointResult:
     """The new checkpoint token, the operations the updates changed, and whether to stop
     (cancelled) or to hand the execution back (the worker is shutting down)."""

@@ -6,12 +6,12 @@ import asyncio
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import Executor
-from dataclasses import dataclass
 from functools import partial
 
 from redwood.clock import Clock
 from redwood.errors import LeaseLost, NonDeterminism
 from redwood.model import Operation, OperationUpdate
+from redwood.records import record
 from redwood.sdk.lanes import Dependencies, Lane, current_lane
 from redwood.sdk.seam import CheckpointResult, Seam
 from redwood.sdk.signals import Stop, Suspend
@@ -28,7 +28,7 @@ _KIND = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Options:
     """Per-invocation settings the SDK needs."""
 

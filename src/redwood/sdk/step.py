@@ -5,11 +5,11 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, NoReturn, TypeVar
 
 from redwood.errors import StepFailed, StepInterrupted
 from redwood.model import ErrorRecord, Operation, OperationUpdate
+from redwood.records import record
 from redwood.retry import RetryPolicy
 from redwood.sdk.effects import DEPENDENCIES, FLUSH, Call, Flow
 from redwood.sdk.signals import Stop, Suspend
@@ -22,7 +22,7 @@ T = TypeVar("T")
 _logger = logging.getLogger("redwood.step")
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class StepContext:
     """Given to a step body that declares a first parameter of this type."""
 
@@ -33,7 +33,7 @@ class StepContext:
     logger: logging.Logger | logging.LoggerAdapter[logging.Logger]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class StepOptions:
     """How one step runs: its name, retry policy, semantics and value codec."""
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection
 from concurrent.futures import Future
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 from redwood.model import (
@@ -18,10 +17,11 @@ from redwood.model import (
     NewEvent,
     Operation,
 )
+from redwood.records import record
 from redwood.types import BlockedKind, ExecutionStatus
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class NewExecution:
     """An execution to create; ``lease_owner`` set means it starts already claimed by that
     worker."""
@@ -37,7 +37,7 @@ class NewExecution:
     lease_seconds: float = 0.0
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Outcome:
     """How an execution ended."""
 
@@ -46,7 +46,7 @@ class Outcome:
     error: ErrorRecord | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class JournalWrite:
     """One checkpoint batch of one execution, written atomically under its lease token.
 
@@ -78,14 +78,14 @@ class JournalWrite:
     alone: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class CommitResult:
     """What the writer learned while committing: whether a cancel was requested meanwhile."""
 
     cancel_requested: bool
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class CallbackWrite:
     """What an answer from the outside world does to a callback operation: its new state, the
     history events recording it, and whether the execution must wake to see it."""
