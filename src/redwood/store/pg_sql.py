@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from redwood.store import common
 from redwood.store.common import CHANNEL, FINISHED_CHANNEL, POSTGRES
+from redwood.store.pg_wire import Statement
 from redwood.store.rows import EXECUTION_COLUMNS, HISTORY_COLUMNS, OPERATION_COLUMNS
 
 # The SQLSTATE redwood_fence raises for a stale lease token (see sql/postgres/0001_initial.sql).
 STALE_LEASE = "RW001"
 
-GET_EXECUTION = POSTGRES.sql(common.GET_EXECUTION)
+GET_EXECUTION = Statement("get_execution", POSTGRES.sql(common.GET_EXECUTION))
 OPERATIONS = POSTGRES.sql(common.OPERATIONS)
 UPSERT_OPERATION = POSTGRES.sql(common.UPSERT_OPERATION)
 INSERT_EVENT = POSTGRES.sql(common.INSERT_EVENT)
@@ -42,8 +43,8 @@ _CREATE = (
     " SELECT id, 'ExecutionStarted', function, %s, %s FROM created"
     f") SELECT {EXECUTION_COLUMNS}"
 )
-CREATE_LEASED = _CREATE + " FROM created"
-CREATE_READY = _CREATE + f", pg_notify('{CHANNEL}', id) FROM created"
+CREATE_LEASED = Statement("create_leased", _CREATE + " FROM created")
+CREATE_READY = Statement("create_ready", _CREATE + f", pg_notify('{CHANNEL}', id) FROM created")
 
 # MATERIALIZED: the locked rows are picked once, whatever plan the UPDATE gets.
 CLAIM = (
@@ -124,7 +125,7 @@ OPERATION_FIELDS = ("execution_id", "id", "parent_id", "type", "subtype", "name"
                     "attempt", "result", "error", "due_at", "started_at", "ended_at", "details")
 EVENT_FIELDS = ("execution_id", "type", "subtype", "operation_id", "parent_id", "name",
                 "timestamp", "details")
-CHECKPOINTS = (
+CHECKPOINTS = Statement("checkpoints", (
     "WITH leases AS MATERIALIZED ("
     " SELECT * FROM json_to_recordset(%s::json) AS w(id text, token bigint)"
     "), locked AS MATERIALIZED ("
@@ -175,4 +176,4 @@ CHECKPOINTS = (
     " WHERE e.id = r.id AND e.id IN (SELECT id FROM held)"
     f" RETURNING (SELECT pg_notify('{CHANNEL}', e.id) WHERE e.ready_at <= r.now)"
     ") SELECT id, cancel_requested FROM held"
-)
+))

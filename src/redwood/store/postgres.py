@@ -35,6 +35,7 @@ from redwood.model import (
 )
 from redwood.store import outside, tree
 from redwood.store import pg_sql as sql
+from redwood.store import pg_wire as wire
 from redwood.store.base import CallbackChange, CommitResult, JournalWrite, NewExecution
 from redwood.store.common import (
     POSTGRES,
@@ -115,7 +116,7 @@ class PostgresStore:
         for attempt in range(1, _WRITE_ATTEMPTS + 1):
             self._count()
             try:
-                with self._pool.connection() as connection:
+                with self._connection() as connection:
                     return fn(connection)
             except psycopg.errors.DeadlockDetected:
                 if attempt == _WRITE_ATTEMPTS:
@@ -127,7 +128,7 @@ class PostgresStore:
         for attempt in range(1, _READ_ATTEMPTS + 1):
             self._count()
             try:
-                with self._pool.connection() as connection:
+                with self._connection() as connection:
                     return fn(connection)
             except PoolTimeout:
                 raise
@@ -137,6 +138,17 @@ class PostgresStore:
                 time.sleep(0.05 * attempt)
         raise AssertionError("unreachable")
 
+    @contextmanager
+    def _connection(self) -> Iterator[Connection]:
+        # Not pool.connection(): its exit sends a COMMIT through psycopg's machinery, which an
+        # autocommit connection never needs (_transaction ends its own transactions, and putconn
+        # rolls back whatever a failure left open).
+        connection = self._pool.getconn()
+        try:
+            yield connection
+        finally:
+            self._pool.putconn(connection)
+
     def _count(self) -> None:
         with self._count_lock:
             self.transactions += 1
@@ -144,7 +156,7 @@ class PostgresStore:
     # --- writes ------------------------------------------------------------------------------
 
     def create_execution(self, new: NewExecution) -> tuple[Execution, bool]:
-        return self._write(lambda c: _create_execution(c, new))
+        return self._write(lambda c: _create_execution(c, new, wire.execute))
 
     def claim(self, worker_id: str, now: float, lease_seconds: float, limit: int) -> list[Claim]:
         return self._write(lambda c: _claim(c, worker_id, now, lease_seconds, limit))
@@ -189,7 +201,7 @@ class PostgresStore:
     def _write_group(self, group: list[Request]) -> None:
         writes = [request.journal for request in group if request.journal is not None]
         params = _checkpoint_params(writes)
-        rows = self._write(lambda c: c.execute(sql.CHECKPOINTS, params).fetchall())
+        rows = self._write(lambda c: wire.execute(c, sql.CHECKPOINTS, params))
         held: dict[str, bool] = {row[0]: row[1] for row in rows}
         for request, write in zip(group, writes, strict=True):
             if write.execution_id in held:
@@ -224,7 +236,7 @@ class PostgresStore:
     # --- reads -------------------------------------------------------------------------------
 
     def get_execution(self, execution_id: str) -> Execution | None:
-        return self._read(lambda c: _get_execution(c, execution_id))
+        return self._read(lambda c: _get_execution(c, execution_id, wire.execute))
 
     def list_executions(self, where: ExecutionFilter) -> list[Execution]:
         query, params = list_executions_sql(EXECUTION_COLUMNS, where, POSTGRES)
@@ -357,7 +369,8 @@ def _roll_back(connection: Connection) -> None:
 
 def _shared(connection: Connection) -> Transaction:
     """A connection inside ``_transaction``, for the transactions shared with SQLite."""
-    return Transaction(connection, POSTGRES, partial(_create_execution, connection))
+    return Transaction(connection, POSTGRES, partial(
+        _create_execution, connection, run=wire.execute_in_transaction))
 
 
 def _in_transaction(connection: Connection, fn: Callable[[Transaction], T]) -> T:
@@ -365,26 +378,32 @@ def _in_transaction(connection: Connection, fn: Callable[[Transaction], T]) -> T
         return fn(_shared(connection))
 
 
-def _get_execution(connection: Connection, execution_id: str) -> Execution | None:
-    row = connection.execute(sql.GET_EXECUTION, (execution_id,)).fetchone()
-    return None if row is None else execution_from_row(row)
+# Runs one statement: wire.execute outside a transaction, wire.execute_in_transaction inside one.
+Run = Callable[[Connection, wire.Statement, tuple[Any, ...]], list[wire.Row]]
 
 
-def _create_execution(connection: Connection, new: NewExecution) -> tuple[Execution, bool]:
+def _get_execution(connection: Connection, execution_id: str, run: Run) -> Execution | None:
+    rows = run(connection, sql.GET_EXECUTION, (execution_id,))
+    return execution_from_row(rows[0]) if rows else None
+
+
+def _create_execution(
+    connection: Connection, new: NewExecution, run: Run
+) -> tuple[Execution, bool]:
     leased = new.lease_owner is not None
     expires = new.now + new.lease_seconds if leased else None
     # One statement: the row, its ExecutionStarted event, and (when it is ready now) the
     # notification. A leased start runs at once in this process: nobody else needs waking.
     query = sql.CREATE_LEASED if leased else sql.CREATE_READY
-    row = connection.execute(query, (
+    rows = run(connection, query, (
         new.id, new.function, new.input, new.now, expires if leased else new.now,
         new.lease_owner, expires, 1 if leased else 0, new.parent_execution_id,
         new.parent_operation_id, new.timeout_at, 1 if leased else 0,
         new.now, details_text(started_details(new)),
-    )).fetchone()
-    if row is not None:
-        return execution_from_row(row), True
-    existing = _get_execution(connection, new.id)
+    ))
+    if rows:
+        return execution_from_row(rows[0]), True
+    existing = _get_execution(connection, new.id, run)
     assert existing is not None
     return existing, False
 
