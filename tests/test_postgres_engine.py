@@ -6,14 +6,17 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import closing
+from dataclasses import replace
 
 import psycopg
 import pytest
 
 from conftest import wait_until
 from redwood import App, DurableContext, ExecutionStatus, ManualClock, RetryPolicy
+from redwood.model import Operation
 from redwood.store.base import JournalWrite, NewExecution, Outcome
 from redwood.store.postgres import PostgresStore
+from redwood.types import OperationStatus, OperationType
 
 LEASE = 30.0
 
@@ -173,6 +176,32 @@ def test_a_write_lost_with_its_connection_is_never_followed_by_another(
     worker.drain()
     assert handle.result(timeout=5) == "3"
     assert event_types(pg_app, "fragile-1").count("StepSucceeded") == 2
+
+
+def test_checkpoints_go_on_after_the_server_closed_their_idle_connection(
+    postgres_url: str,
+) -> None:
+    """The group commit keeps one connection between checkpoints; when the server closes it
+    meanwhile (a restart, an idle timeout), the next checkpoint takes another instead of
+    failing on the dead one."""
+    step = Operation(id="1", parent_id=None, type=OperationType.STEP, subtype=None, name="s",
+                     status=OperationStatus.SUCCEEDED, attempt=1, result="1")
+    with closing(PostgresStore(postgres_url)) as store, \
+            psycopg.connect(postgres_url, autocommit=True) as admin:
+        store.create_execution(NewExecution(id="idle-1", function="f", input=None, now=1.0))
+        token = store.claim("w", 2.0, LEASE, 1)[0].lease_token
+        store.commit(JournalWrite("idle-1", token, 3.0, operations=(step,)))
+        before = {row[0] for row in admin.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()")}
+        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                      "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        wait_until(lambda: not before & {row[0] for row in admin.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()")} - {
+            admin.info.backend_pid}, what="the store's connections to close")
+        store.commit(JournalWrite("idle-1", token, 4.0, operations=(
+            replace(step, id="2", result="2"),), outcome=Outcome(ExecutionStatus.SUCCEEDED),
+            alone=True))
+        assert [op.result for op in store.operations("idle-1")] == ["1", "2"]
 
 
 def test_watchers_hear_which_execution_another_store_made_ready_or_finished(

@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from functools import partial
 from typing import Any, TypeVar
 
@@ -99,24 +99,34 @@ class PostgresStore:
         # The server groups concurrent commits itself: an async caller's commit only needs a
         # thread to wait on its connection, one per connection at most.
         self._committers = ThreadPoolExecutor(max_connections, thread_name_prefix="redwood-pg")
-        # Checkpoints of concurrent executions share one statement (sql.CHECKPOINTS).
+        # Checkpoints of concurrent executions share one statement (sql.CHECKPOINTS). The group
+        # has one leader at a time, which keeps a connection of its own rather than take one
+        # from the pool for every checkpoint.
         self._checkpoints = GroupCommit(self._write_checkpoints, "redwood-pg-checkpoints")
+        self._leader_connection: Connection | None = None
 
     def close(self) -> None:
         self._committers.shutdown(wait=True)
         self._listener.close()
+        if self._leader_connection is not None:
+            self._pool.putconn(self._leader_connection)
+            self._leader_connection = None
         self._pool.close()
 
     # --- connections -------------------------------------------------------------------------
 
-    def _write(self, fn: Callable[[Connection], T]) -> T:
-        """Run one write transaction. Not retried if the connection breaks mid-way (whether it
-        committed is unknown, so the caller's invocation ends and the lease decides); retried
-        when PostgreSQL broke a deadlock by rolling it back whole."""
+    def _write(
+        self, fn: Callable[[Connection], T],
+        connect: Callable[[], AbstractContextManager[Connection]] | None = None,
+    ) -> T:
+        """Run one write transaction (on a pooled connection, or one from ``connect``). Not
+        retried if the connection breaks mid-way (whether it committed is unknown, so the
+        caller's invocation ends and the lease decides); retried when PostgreSQL broke a
+        deadlock by rolling it back whole."""
         for attempt in range(1, _WRITE_ATTEMPTS + 1):
             self._count()
             try:
-                with self._connection() as connection:
+                with (connect or self._connection)() as connection:
                     return fn(connection)
             except psycopg.errors.DeadlockDetected:
                 if attempt == _WRITE_ATTEMPTS:
@@ -148,6 +158,26 @@ class PostgresStore:
             yield connection
         finally:
             self._pool.putconn(connection)
+
+    @contextmanager
+    def _leader(self) -> Iterator[Connection]:
+        """The group commit leader's connection: the same one every time until it breaks."""
+        connection = self._leader_connection
+        if connection is not None:
+            try:
+                _discard_if_closed(connection)  # as the pool checks its idle connections
+            except psycopg.OperationalError:
+                self._pool.putconn(connection)  # closed: the pool replaces it
+                connection = None
+        if connection is None:
+            connection = self._leader_connection = self._pool.getconn()
+        try:
+            yield connection
+        finally:
+            if connection.closed or connection.info.transaction_status is not \
+                    TransactionStatus.IDLE:
+                self._leader_connection = None
+                self._pool.putconn(connection)  # rolled back, or replaced when broken
 
     def _count(self) -> None:
         with self._count_lock:
@@ -201,7 +231,7 @@ class PostgresStore:
     def _write_group(self, group: list[Request]) -> None:
         writes = [request.journal for request in group if request.journal is not None]
         params = _checkpoint_params(writes)
-        rows = self._write(lambda c: wire.execute(c, sql.CHECKPOINTS, params))
+        rows = self._write(lambda c: wire.execute(c, sql.CHECKPOINTS, params), self._leader)
         held: dict[str, bool] = {row[0]: row[1] for row in rows}
         for request, write in zip(group, writes, strict=True):
             if write.execution_id in held:
