@@ -204,6 +204,22 @@ def test_checkpoints_go_on_after_the_server_closed_their_idle_connection(
         assert [op.result for op in store.operations("idle-1")] == ["1", "2"]
 
 
+def test_an_execution_this_store_finished_reads_back_as_committed_without_a_query(
+    postgres_url: str,
+) -> None:
+    with closing(PostgresStore(postgres_url)) as store, \
+            closing(PostgresStore(postgres_url)) as other:
+        store.create_execution(NewExecution(id="kept-1", function="f", input="[1]", now=1.0))
+        token = store.claim("w", 2.0, LEASE, 1)[0].lease_token
+        store.commit(JournalWrite("kept-1", token, 3.0, alone=True,
+                                  outcome=Outcome(ExecutionStatus.SUCCEEDED, result='"r"')))
+        sent = store.transactions
+        kept = store.get_execution("kept-1")
+        assert store.transactions == sent
+        assert kept == other.get_execution("kept-1")
+        assert kept is not None and kept.status is ExecutionStatus.SUCCEEDED and kept.result == '"r"'
+
+
 def test_watchers_hear_which_execution_another_store_made_ready_or_finished(
     postgres_url: str,
 ) -> None:

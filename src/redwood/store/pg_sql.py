@@ -114,13 +114,20 @@ SELECT 'function ' || p.proname, pg_get_functiondef(p.oid)
 ORDER BY 1
 """
 
+
+
+def _columns(table: str) -> str:
+    return ", ".join(f"{table}.{column.strip()}" for column in EXECUTION_COLUMNS.split(","))
+
+
 # Checkpoints of many executions in one statement, one round trip and one transaction for the
 # whole group: operations and history events, and the release or the ending of executions whose
 # ending touches no other execution (JournalWrite.alone). The rows travel as three JSON
 # documents (leases, operations, events; far cheaper to send than two dozen arrays). ``held`` is
 # the lease check of every write at once: it locks the rows whose token still holds (in id order,
 # so two groups cannot deadlock) and only their rows are written; a write whose execution is
-# missing from the answer was refused and wrote nothing. ``n`` keeps the rows in the order given.
+# missing from the answer was refused and wrote nothing; one it finished comes with its row as it
+# is now for good (a finished execution never changes). ``n`` keeps the rows in the order given.
 OPERATION_FIELDS = ("execution_id", "id", "parent_id", "type", "subtype", "name", "status",
                     "attempt", "result", "error", "due_at", "started_at", "ended_at", "details")
 EVENT_FIELDS = ("execution_id", "type", "subtype", "operation_id", "parent_id", "name",
@@ -165,7 +172,7 @@ CHECKPOINTS = Statement("checkpoints", (
     " FROM json_to_recordset(%s::json) AS f(id text, status text, result text, error text,"
     " now double precision)"
     " WHERE e.id = f.id AND e.id IN (SELECT id FROM held)"
-    f" RETURNING pg_notify('{FINISHED_CHANNEL}', e.id)"
+    f" RETURNING {_columns('e')}, pg_notify('{FINISHED_CHANNEL}', e.id)"
     "), released AS ("
     # As RELEASE: what arrived while the lease was held makes it ready (and notified) at once.
     " UPDATE executions e SET lease_owner = NULL, lease_expires_at = NULL, wake_pending = false,"
@@ -175,5 +182,6 @@ CHECKPOINTS = Statement("checkpoints", (
     " ready_at double precision, blocked_on text)"
     " WHERE e.id = r.id AND e.id IN (SELECT id FROM held)"
     f" RETURNING (SELECT pg_notify('{CHANNEL}', e.id) WHERE e.ready_at <= r.now)"
-    ") SELECT id, cancel_requested FROM held"
+    f") SELECT h.id, h.cancel_requested, {_columns('f')}"
+    " FROM held h LEFT JOIN finished f ON f.id = h.id"
 ))

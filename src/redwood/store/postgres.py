@@ -71,6 +71,10 @@ Connection = psycopg.Connection[Any]
 _MIGRATION_LOCK = 0x52656477  # "Redw"
 _READ_ATTEMPTS = 3
 _WRITE_ATTEMPTS = 3
+# How many executions this store finished it keeps at hand, unless their input and result are
+# longer than this together.
+_REMEMBERED = 256
+_REMEMBERED_CHARS = 1 << 16
 # NaN and infinities are refused where values are encoded; what reaches here is plain JSON.
 _json = json.JSONEncoder(separators=(",", ":")).encode
 
@@ -104,6 +108,10 @@ class PostgresStore:
         # from the pool for every checkpoint.
         self._checkpoints = GroupCommit(self._write_checkpoints, "redwood-pg-checkpoints")
         self._leader_connection: Connection | None = None
+        # Executions this store just finished, as committed: a result waiter in this process
+        # reads its execution right after the ending, and a finished execution never changes.
+        self._finished: dict[str, Execution] = {}
+        self._finished_lock = threading.Lock()
 
     def close(self) -> None:
         self._committers.shutdown(wait=True)
@@ -233,11 +241,22 @@ class PostgresStore:
         params = _checkpoint_params(writes)
         rows = self._write(lambda c: wire.execute(c, sql.CHECKPOINTS, params), self._leader)
         held: dict[str, bool] = {row[0]: row[1] for row in rows}
+        for row in rows:
+            if row[2] is not None:
+                self._remember(execution_from_row(row[2:]))
         for request, write in zip(group, writes, strict=True):
             if write.execution_id in held:
                 request.value = CommitResult(cancel_requested=held[write.execution_id])
             else:
                 request.error = self._refused(write)
+
+    def _remember(self, execution: Execution) -> None:
+        if len(execution.input or "") + len(execution.result or "") > _REMEMBERED_CHARS:
+            return
+        with self._finished_lock:
+            self._finished[execution.id] = execution
+            if len(self._finished) > _REMEMBERED:
+                del self._finished[next(iter(self._finished))]  # the oldest
 
     def _refused(self, write: JournalWrite) -> BaseException:
         current = self._read(
@@ -266,6 +285,9 @@ class PostgresStore:
     # --- reads -------------------------------------------------------------------------------
 
     def get_execution(self, execution_id: str) -> Execution | None:
+        finished = self._finished.get(execution_id)
+        if finished is not None:
+            return finished
         return self._read(lambda c: _get_execution(c, execution_id, wire.execute))
 
     def list_executions(self, where: ExecutionFilter) -> list[Execution]:
