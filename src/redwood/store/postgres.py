@@ -238,11 +238,12 @@ class PostgresStore:
 
     def _write_group(self, group: list[Request]) -> None:
         writes = [request.journal for request in group if request.journal is not None]
-        params = _checkpoint_params(writes)
-        rows = self._write(lambda c: wire.execute(c, sql.CHECKPOINTS, params), self._leader)
+        statement, params = _alone(writes[0]) if len(writes) == 1 else (
+            sql.CHECKPOINTS, _checkpoint_params(writes))
+        rows = self._write(lambda c: wire.execute(c, statement, params), self._leader)
         held: dict[str, bool] = {row[0]: row[1] for row in rows}
         for row in rows:
-            if row[2] is not None:
+            if len(row) > 2 and row[2] is not None:
                 self._remember(execution_from_row(row[2:]))
         for request, write in zip(group, writes, strict=True):
             if write.execution_id in held:
@@ -498,6 +499,24 @@ def _checkpoint_params(writes: list[JournalWrite]) -> tuple[str, ...]:
                 for w in writes if w.outcome is None and w.release]
     return (_json(leases), _json(_numbered(sql.OPERATION_FIELDS, operations)),
             _json(_numbered(sql.EVENT_FIELDS, events)), _json(endings), _json(releases))
+
+
+def _alone(write: JournalWrite) -> tuple[wire.Statement, tuple[Any, ...]]:
+    """The statement and parameters of a checkpoint written alone (sql.CHECKPOINT_ALONE)."""
+    operations = [dict(zip(sql.ALONE_OPERATION_FIELDS, operation_params(write.execution_id, op)[1:],
+                           strict=True)) for op in write.operations]
+    events = [{"type": event.type, "subtype": event.subtype, "operation_id": event.operation_id,
+               "parent_id": event.parent_id, "name": event.name,
+               "details": details_text(event.details)} for event in write.events]
+    common = (write.execution_id, write.lease_token, _json(operations), write.now, _json(events))
+    outcome = write.outcome
+    if outcome is not None:
+        return sql.FINISH_ALONE, (*common, outcome.status.value, outcome.result,
+                                  error_text(outcome.error), write.now)
+    if write.release:
+        blocked = None if write.blocked_on is None else write.blocked_on.value
+        return sql.RELEASE_ALONE, (*common, write.now, write.ready_at, blocked, write.now)
+    return sql.CHECKPOINT_ALONE, common
 
 
 def _numbered(fields: tuple[str, ...], rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
