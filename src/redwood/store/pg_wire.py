@@ -1,12 +1,12 @@
-"""The statements every execution sends (its start, its checkpoints, a read of it), sent straight
-through libpq: one named prepared statement per connection, parameters written as text here,
-rows read by psycopg's loaders.
+"""The statements every execution sends (its start, its checkpoints, a read of it; and a worker's
+look at the next due time), sent straight through libpq: one named prepared statement per
+connection, parameters written as text here, rows read by psycopg's loaders.
 
 psycopg's cursor path (query conversion, adaptation, its own prepared-statement bookkeeping, the
-wait loop around each round trip) costs more client CPU than the rest of a checkpoint's commit
-together; a W1 execution sends thirteen of these statements. Everything else of the store goes
-through psycopg as usual, and these statements behave the same way: the same errors (a lost
-connection raises ``OperationalError``), the same rows.
+wait loop around each round trip) cost about 0.1 ms of client CPU per statement here, more than
+the rest of a checkpoint's commit; a W1 execution sends a dozen of these statements. Everything
+else of the store goes through psycopg as usual, and these statements behave the same way: the
+same errors (a lost connection raises ``OperationalError``), the same rows.
 """
 
 from __future__ import annotations

@@ -330,8 +330,8 @@ class PostgresStore:
         return [InboxEvent(*row) for row in rows]
 
     def next_ready_at(self) -> float | None:
-        row = self._read(lambda c: c.execute(sql.NEXT_READY_AT).fetchone())
-        return None if row is None or row[0] is None else float(row[0])
+        [(earliest,)] = self._read(lambda c: wire.execute(c, sql.NEXT_READY_AT, ()))
+        return None if earliest is None else float(earliest)
 
     def change_marker(self) -> int:
         return self._listener.marker
