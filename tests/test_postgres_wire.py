@@ -40,6 +40,19 @@ def test_a_statement_is_prepared_once_per_connection(
         assert wire.execute(other, ECHO, ("b", 2, 2.0, False)) == [("b", 2, 2.0, False)]
 
 
+def test_a_statement_psycopg_deallocated_after_a_rollback_is_prepared_again(
+    connection: psycopg.Connection[object],
+) -> None:
+    assert wire.execute(connection, ECHO, ("a", 1, 1.0, True))[0][0] == "a"
+    connection.execute("SELECT 1", prepare=True)  # psycopg holds a prepared statement too
+    with connection.transaction():
+        connection.execute("SELECT 2")
+        raise psycopg.Rollback()  # psycopg answers with DEALLOCATE ALL at its next statement
+    connection.execute("SELECT 3")
+    assert connection.execute("SELECT count(*) FROM pg_prepared_statements").fetchone() == (0,)
+    assert wire.execute(connection, ECHO, ("b", 2, 2.0, False)) == [("b", 2, 2.0, False)]
+
+
 def test_a_nul_character_is_refused_not_cut_short(connection: psycopg.Connection[object]) -> None:
     with pytest.raises(psycopg.DataError, match="NUL"):
         wire.execute(connection, ECHO, ("before\x00after", 1, 1.0, True))

@@ -24,6 +24,7 @@ Connection = psycopg.Connection[Any]
 Row = tuple[Any, ...]
 
 _OK = (pq.ExecStatus.TUPLES_OK, pq.ExecStatus.COMMAND_OK)
+_NOT_PREPARED = b"26000"  # invalid_sql_statement_name: no prepared statement of that name
 
 
 class Statement:
@@ -64,19 +65,30 @@ def execute(connection: Connection, statement: Statement, params: Sequence[Any])
         with _sessions_lock:
             session = _sessions.setdefault(connection, _Session(connection))
     pgconn = connection.pgconn
-    if statement.name not in session.prepared:
-        _check(pgconn, pgconn.prepare(statement.name, statement.text), session.encoding)
-        session.prepared.add(statement.name)
     encoding = session.encoding
     values = [_text(value, encoding) for value in params]
+    if statement.name not in session.prepared:
+        _prepare(pgconn, statement, session)
     # None is SQL NULL, as for send_query_prepared (whose stub says so; this one's forgets).
     result = pgconn.exec_prepared(statement.name, values)  # type: ignore[arg-type]
+    if result.error_field(pq.DiagnosticField.SQLSTATE) == _NOT_PREPARED:
+        # psycopg deallocates every prepared statement of a connection after a rollback on it
+        # (DEALLOCATE ALL, to drop its own): prepare ours again. Refused at bind, before
+        # anything ran, so running it now runs it once.
+        session.prepared.clear()
+        _prepare(pgconn, statement, session)
+        result = pgconn.exec_prepared(statement.name, values)  # type: ignore[arg-type]
     _check(pgconn, result, encoding)
     if not result.ntuples:
         return []
     loader = Transformer(connection)
     loader.set_pgresult(result)
     return loader.load_rows(0, result.ntuples, tuple)
+
+
+def _prepare(pgconn: pq.abc.PGconn, statement: Statement, session: _Session) -> None:
+    _check(pgconn, pgconn.prepare(statement.name, statement.text), session.encoding)
+    session.prepared.add(statement.name)
 
 
 def execute_in_transaction(
