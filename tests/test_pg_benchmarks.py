@@ -9,7 +9,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from benchmarks import pg_scale, pg_sleepers
+from benchmarks import pg_scale, pg_sleepers, pg_statements
 
 
 def _written(out: Path, name: str) -> tuple[dict[str, Any], dict[str, dict[str, Any]], str]:
@@ -79,3 +79,15 @@ def test_pg_sleepers_tiny_wakes_every_sleeper_never_early_and_weighs_them(
     else:  # a slow start: the second run gives them room to sleep together
         assert len(document["notes"]) >= 1
     assert markdown.count("| redwood | postgresql | W4 |") == len(figures)
+
+
+def test_pg_statements_measures_each_statement_a_w1_execution_sends(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    assert pg_statements.main(["--database", postgres_url, "--count", "10",
+                               "--out", str(tmp_path)]) == 0
+    figures = json.loads((tmp_path / "pg_statements.json").read_text())["figures"]
+    assert {"start (leased)", "step checkpoint alone", "step checkpoint in CHECKPOINTS",
+            "ending alone", "read of the execution"} <= figures.keys()
+    for figure in figures.values():
+        assert figure["server_cpu_ms"] >= 0 and figure["round_trip_ms"] > 0

@@ -6,14 +6,18 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import closing
+from dataclasses import replace
 
 import psycopg
 import pytest
 
 from conftest import wait_until
 from redwood import App, DurableContext, ExecutionStatus, ManualClock, RetryPolicy
+from redwood.errors import LeaseLost
+from redwood.model import Operation
 from redwood.store.base import JournalWrite, NewExecution, Outcome
 from redwood.store.postgres import PostgresStore
+from redwood.types import OperationStatus, OperationType
 
 LEASE = 30.0
 
@@ -173,6 +177,96 @@ def test_a_write_lost_with_its_connection_is_never_followed_by_another(
     worker.drain()
     assert handle.result(timeout=5) == "3"
     assert event_types(pg_app, "fragile-1").count("StepSucceeded") == 2
+
+
+def test_checkpoints_go_on_after_the_server_closed_their_idle_connection(
+    postgres_url: str,
+) -> None:
+    """The group commit keeps one connection between checkpoints; when the server closes it
+    meanwhile (a restart, an idle timeout), the next checkpoint takes another instead of
+    failing on the dead one."""
+    step = Operation(id="1", parent_id=None, type=OperationType.STEP, subtype=None, name="s",
+                     status=OperationStatus.SUCCEEDED, attempt=1, result="1")
+    with closing(PostgresStore(postgres_url)) as store, \
+            psycopg.connect(postgres_url, autocommit=True) as admin:
+        store.create_execution(NewExecution(id="idle-1", function="f", input=None, now=1.0))
+        token = store.claim("w", 2.0, LEASE, 1)[0].lease_token
+        store.commit(JournalWrite("idle-1", token, 3.0, operations=(step,)))
+        before = {row[0] for row in admin.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()")}
+        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                      "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        wait_until(lambda: not before & {row[0] for row in admin.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()")} - {
+            admin.info.backend_pid}, what="the store's connections to close")
+        store.commit(JournalWrite("idle-1", token, 4.0, operations=(
+            replace(step, id="2", result="2"),), outcome=Outcome(ExecutionStatus.SUCCEEDED),
+            alone=True))
+        assert [op.result for op in store.operations("idle-1")] == ["1", "2"]
+
+
+def test_checkpoints_queued_behind_a_slow_one_go_together_in_the_next_statement(
+    postgres_url: str,
+) -> None:
+    """A checkpoint alone goes in a statement of its own; those that queue meanwhile share the
+    grouped one, where a stale lease is refused alone and a checkpoint, a release and an ending
+    each take effect."""
+    step = Operation(id="1", parent_id=None, type=OperationType.STEP, subtype=None, name="s",
+                     status=OperationStatus.SUCCEEDED, attempt=1, result="1")
+    ids = ("slow", "step", "stale", "sleep", "end")
+    with closing(PostgresStore(postgres_url)) as store, psycopg.connect(postgres_url) as blocker, \
+            psycopg.connect(postgres_url, autocommit=True) as admin:
+        for execution_id in ids:
+            store.create_execution(NewExecution(id=execution_id, function="f", input=None,
+                                                now=1.0))
+        tokens = {claim.execution.id: claim.lease_token
+                  for claim in store.claim("w", 2.0, LEASE, len(ids))}
+        blocker.execute("SELECT 1 FROM executions WHERE id = 'slow' FOR UPDATE")
+        slow = store.submit_commit(JournalWrite("slow", tokens["slow"], 3.0, operations=(step,)))
+        wait_until(lambda: admin.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+            "AND datname = current_database()").fetchone() == (1,), what="a blocked checkpoint")
+        sent = store.transactions
+        queued = {
+            "step": store.submit_commit(JournalWrite("step", tokens["step"], 3.0,
+                                                     operations=(step,))),
+            "stale": store.submit_commit(JournalWrite("stale", tokens["stale"] - 1, 3.0,
+                                                      operations=(step,))),
+            "sleep": store.submit_commit(JournalWrite("sleep", tokens["sleep"], 3.0,
+                                                      release=True, ready_at=60.0)),
+            "end": store.submit_commit(JournalWrite(
+                "end", tokens["end"], 3.0, operations=(step,), alone=True,
+                outcome=Outcome(ExecutionStatus.SUCCEEDED, result='"r"'))),
+        }
+        blocker.rollback()
+        assert slow.result(timeout=10).cancel_requested is False
+        for execution_id in ("step", "sleep", "end"):
+            assert queued[execution_id].result(timeout=10).cancel_requested is False
+        with pytest.raises(LeaseLost):
+            queued["stale"].result(timeout=10)
+        # One grouped statement for the four, and the read that explains the refusal.
+        assert store.transactions == sent + 2
+        assert [op.id for op in store.operations("step")] == ["1"]
+        assert store.operations("stale") == []
+        sleeping, ended = store.get_execution("sleep"), store.get_execution("end")
+        assert sleeping is not None and sleeping.ready_at == 60.0 and sleeping.lease_owner is None
+        assert ended is not None and ended.status is ExecutionStatus.SUCCEEDED
+
+
+def test_an_execution_this_store_finished_reads_back_as_committed_without_a_query(
+    postgres_url: str,
+) -> None:
+    with closing(PostgresStore(postgres_url)) as store, \
+            closing(PostgresStore(postgres_url)) as other:
+        store.create_execution(NewExecution(id="kept-1", function="f", input="[1]", now=1.0))
+        token = store.claim("w", 2.0, LEASE, 1)[0].lease_token
+        store.commit(JournalWrite("kept-1", token, 3.0, alone=True,
+                                  outcome=Outcome(ExecutionStatus.SUCCEEDED, result='"r"')))
+        sent = store.transactions
+        kept = store.get_execution("kept-1")
+        assert store.transactions == sent
+        assert kept == other.get_execution("kept-1")
+        assert kept is not None and kept.status is ExecutionStatus.SUCCEEDED and kept.result == '"r"'
 
 
 def test_watchers_hear_which_execution_another_store_made_ready_or_finished(

@@ -5,19 +5,20 @@ from __future__ import annotations
 
 from redwood.store import common
 from redwood.store.common import CHANNEL, FINISHED_CHANNEL, POSTGRES
+from redwood.store.pg_wire import Statement
 from redwood.store.rows import EXECUTION_COLUMNS, HISTORY_COLUMNS, OPERATION_COLUMNS
 
 # The SQLSTATE redwood_fence raises for a stale lease token (see sql/postgres/0001_initial.sql).
 STALE_LEASE = "RW001"
 
-GET_EXECUTION = POSTGRES.sql(common.GET_EXECUTION)
+GET_EXECUTION = Statement("get_execution", POSTGRES.sql(common.GET_EXECUTION))
 OPERATIONS = POSTGRES.sql(common.OPERATIONS)
 UPSERT_OPERATION = POSTGRES.sql(common.UPSERT_OPERATION)
 INSERT_EVENT = POSTGRES.sql(common.INSERT_EVENT)
 HISTORY = POSTGRES.sql(common.HISTORY)
 LATEST_EVENT = POSTGRES.sql(common.LATEST_EVENT)
 INBOX = POSTGRES.sql(common.INBOX)
-NEXT_READY_AT = common.NEXT_READY_AT
+NEXT_READY_AT = Statement("next_ready_at", common.NEXT_READY_AT)
 LIVE_WORKERS = POSTGRES.sql(common.LIVE_WORKERS)
 HELD_LEASES = POSTGRES.sql(common.HELD_LEASES)
 
@@ -42,8 +43,8 @@ _CREATE = (
     " SELECT id, 'ExecutionStarted', function, %s, %s FROM created"
     f") SELECT {EXECUTION_COLUMNS}"
 )
-CREATE_LEASED = _CREATE + " FROM created"
-CREATE_READY = _CREATE + f", pg_notify('{CHANNEL}', id) FROM created"
+CREATE_LEASED = Statement("create_leased", _CREATE + " FROM created")
+CREATE_READY = Statement("create_ready", _CREATE + f", pg_notify('{CHANNEL}', id) FROM created")
 
 # MATERIALIZED: the locked rows are picked once, whatever plan the UPDATE gets.
 CLAIM = (
@@ -113,18 +114,25 @@ SELECT 'function ' || p.proname, pg_get_functiondef(p.oid)
 ORDER BY 1
 """
 
+
+
+def _columns(table: str) -> str:
+    return ", ".join(f"{table}.{column.strip()}" for column in EXECUTION_COLUMNS.split(","))
+
+
 # Checkpoints of many executions in one statement, one round trip and one transaction for the
 # whole group: operations and history events, and the release or the ending of executions whose
 # ending touches no other execution (JournalWrite.alone). The rows travel as three JSON
 # documents (leases, operations, events; far cheaper to send than two dozen arrays). ``held`` is
 # the lease check of every write at once: it locks the rows whose token still holds (in id order,
 # so two groups cannot deadlock) and only their rows are written; a write whose execution is
-# missing from the answer was refused and wrote nothing. ``n`` keeps the rows in the order given.
+# missing from the answer was refused and wrote nothing; one it finished comes with its row as it
+# is now for good (a finished execution never changes). ``n`` keeps the rows in the order given.
 OPERATION_FIELDS = ("execution_id", "id", "parent_id", "type", "subtype", "name", "status",
                     "attempt", "result", "error", "due_at", "started_at", "ended_at", "details")
 EVENT_FIELDS = ("execution_id", "type", "subtype", "operation_id", "parent_id", "name",
                 "timestamp", "details")
-CHECKPOINTS = (
+CHECKPOINTS = Statement("checkpoints", (
     "WITH leases AS MATERIALIZED ("
     " SELECT * FROM json_to_recordset(%s::json) AS w(id text, token bigint)"
     "), locked AS MATERIALIZED ("
@@ -164,7 +172,7 @@ CHECKPOINTS = (
     " FROM json_to_recordset(%s::json) AS f(id text, status text, result text, error text,"
     " now double precision)"
     " WHERE e.id = f.id AND e.id IN (SELECT id FROM held)"
-    f" RETURNING pg_notify('{FINISHED_CHANNEL}', e.id)"
+    f" RETURNING {_columns('e')}, pg_notify('{FINISHED_CHANNEL}', e.id)"
     "), released AS ("
     # As RELEASE: what arrived while the lease was held makes it ready (and notified) at once.
     " UPDATE executions e SET lease_owner = NULL, lease_expires_at = NULL, wake_pending = false,"
@@ -174,5 +182,66 @@ CHECKPOINTS = (
     " ready_at double precision, blocked_on text)"
     " WHERE e.id = r.id AND e.id IN (SELECT id FROM held)"
     f" RETURNING (SELECT pg_notify('{CHANNEL}', e.id) WHERE e.ready_at <= r.now)"
-    ") SELECT id, cancel_requested FROM held"
+    f") SELECT h.id, h.cancel_requested, {_columns('f')}"
+    " FROM held h LEFT JOIN finished f ON f.id = h.id"
+))
+
+# One execution's checkpoint alone (a group of one, as when executions run one after another):
+# the writes of CHECKPOINTS by primary key with scalar parameters, which costs the server well
+# under the grouped statement's time (measured: 0.15 ms against 0.35 ms for a step's checkpoint,
+# EXPLAIN ANALYZE). ``held`` locks the execution's row only if its token still holds (checked
+# again on the locked row, should a claim have changed it meanwhile); no row back means refused,
+# and nothing was written. Three shapes, so that no statement carries parts it does not use: a
+# checkpoint, one that releases the lease, one that finishes the execution.
+_ALONE = (
+    "WITH held AS MATERIALIZED ("
+    " SELECT id, cancel_requested FROM executions"
+    " WHERE id = %s::text AND lease_token = %s::bigint AND status = 'RUNNING' FOR UPDATE"
+    "), written_operations AS ("
+    " INSERT INTO operations (execution_id, id, parent_id, type, subtype, name, status, attempt,"
+    " result, error, due_at, started_at, ended_at, details)"
+    " SELECT held.id, o.id, o.parent_id, o.type, o.subtype, o.name, o.status, o.attempt,"
+    " o.result, o.error, o.due_at, o.started_at, o.ended_at, o.details"
+    " FROM held, ROWS FROM (json_to_recordset(%s::json) AS (id text, parent_id text, type text,"
+    " subtype text, name text, status text, attempt integer, result text, error text,"
+    " due_at double precision, started_at double precision, ended_at double precision,"
+    " details text)) WITH ORDINALITY AS o(id, parent_id, type, subtype, name, status, attempt,"
+    " result, error, due_at, started_at, ended_at, details, n)"
+    " ORDER BY o.n"
+    " ON CONFLICT (execution_id, id) DO UPDATE SET status = excluded.status,"
+    " attempt = excluded.attempt, result = excluded.result, error = excluded.error,"
+    " due_at = excluded.due_at, started_at = excluded.started_at, ended_at = excluded.ended_at,"
+    " details = excluded.details"
+    "), written_events AS ("
+    " INSERT INTO history (execution_id, type, subtype, operation_id, parent_id, name, timestamp,"
+    " details)"
+    " SELECT held.id, h.type, h.subtype, h.operation_id, h.parent_id, h.name,"
+    " %s::double precision, h.details"
+    " FROM held, ROWS FROM (json_to_recordset(%s::json) AS (type text, subtype text,"
+    " operation_id text, parent_id text, name text, details text)) WITH ORDINALITY"
+    " AS h(type, subtype, operation_id, parent_id, name, details, n)"
+    " ORDER BY h.n"
+    ")"
 )
+ALONE_OPERATION_FIELDS = OPERATION_FIELDS[1:]
+CHECKPOINT_ALONE = Statement("checkpoint_alone", _ALONE + " SELECT id, cancel_requested FROM held")
+RELEASE_ALONE = Statement("release_alone", _ALONE + (
+    ", released AS ("
+    # As RELEASE: what arrived while the lease was held makes it ready (and notified) at once.
+    " UPDATE executions e SET lease_owner = NULL, lease_expires_at = NULL, wake_pending = false,"
+    " ready_at = CASE WHEN e.wake_pending OR e.cancel_requested THEN %s::double precision"
+    " ELSE %s::double precision END, blocked_on = %s::text"
+    " FROM held WHERE e.id = held.id"
+    f" RETURNING (SELECT pg_notify('{CHANNEL}', e.id) WHERE e.ready_at <= %s::double precision)"
+    ") SELECT id, cancel_requested FROM held"
+))
+FINISH_ALONE = Statement("finish_alone", _ALONE + (
+    ", finished AS ("
+    " UPDATE executions e SET status = %s::text, result = %s::text, error = %s::text,"
+    " ended_at = %s::double precision, ready_at = NULL, lease_owner = NULL,"
+    " lease_expires_at = NULL, wake_pending = false, blocked_on = NULL"
+    " FROM held WHERE e.id = held.id"
+    f" RETURNING {_columns('e')}, pg_notify('{FINISHED_CHANNEL}', e.id)"
+    f") SELECT h.id, h.cancel_requested, {_columns('f')}"
+    " FROM held h LEFT JOIN finished f ON f.id = h.id"
+))

@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from functools import partial
 from typing import Any, TypeVar
 
@@ -35,6 +35,7 @@ from redwood.model import (
 )
 from redwood.store import outside, tree
 from redwood.store import pg_sql as sql
+from redwood.store import pg_wire as wire
 from redwood.store.base import CallbackChange, CommitResult, JournalWrite, NewExecution
 from redwood.store.common import (
     POSTGRES,
@@ -70,6 +71,10 @@ Connection = psycopg.Connection[Any]
 _MIGRATION_LOCK = 0x52656477  # "Redw"
 _READ_ATTEMPTS = 3
 _WRITE_ATTEMPTS = 3
+# How many executions this store finished it keeps at hand, unless their input and result are
+# longer than this together.
+_REMEMBERED = 256
+_REMEMBERED_CHARS = 1 << 16
 # NaN and infinities are refused where values are encoded; what reaches here is plain JSON.
 _json = json.JSONEncoder(separators=(",", ":")).encode
 
@@ -98,24 +103,38 @@ class PostgresStore:
         # The server groups concurrent commits itself: an async caller's commit only needs a
         # thread to wait on its connection, one per connection at most.
         self._committers = ThreadPoolExecutor(max_connections, thread_name_prefix="redwood-pg")
-        # Checkpoints of concurrent executions share one statement (sql.CHECKPOINTS).
+        # Checkpoints of concurrent executions share one statement (sql.CHECKPOINTS). The group
+        # has one leader at a time, which keeps a connection of its own rather than take one
+        # from the pool for every checkpoint.
         self._checkpoints = GroupCommit(self._write_checkpoints, "redwood-pg-checkpoints")
+        self._leader_connection: Connection | None = None
+        # Executions this store just finished, as committed: a result waiter in this process
+        # reads its execution right after the ending, and a finished execution never changes.
+        self._finished: dict[str, Execution] = {}
+        self._finished_lock = threading.Lock()
 
     def close(self) -> None:
         self._committers.shutdown(wait=True)
         self._listener.close()
+        if self._leader_connection is not None:
+            self._pool.putconn(self._leader_connection)
+            self._leader_connection = None
         self._pool.close()
 
     # --- connections -------------------------------------------------------------------------
 
-    def _write(self, fn: Callable[[Connection], T]) -> T:
-        """Run one write transaction. Not retried if the connection breaks mid-way (whether it
-        committed is unknown, so the caller's invocation ends and the lease decides); retried
-        when PostgreSQL broke a deadlock by rolling it back whole."""
+    def _write(
+        self, fn: Callable[[Connection], T],
+        connect: Callable[[], AbstractContextManager[Connection]] | None = None,
+    ) -> T:
+        """Run one write transaction (on a pooled connection, or one from ``connect``). Not
+        retried if the connection breaks mid-way (whether it committed is unknown, so the
+        caller's invocation ends and the lease decides); retried when PostgreSQL broke a
+        deadlock by rolling it back whole."""
         for attempt in range(1, _WRITE_ATTEMPTS + 1):
             self._count()
             try:
-                with self._pool.connection() as connection:
+                with (connect or self._connection)() as connection:
                     return fn(connection)
             except psycopg.errors.DeadlockDetected:
                 if attempt == _WRITE_ATTEMPTS:
@@ -127,7 +146,7 @@ class PostgresStore:
         for attempt in range(1, _READ_ATTEMPTS + 1):
             self._count()
             try:
-                with self._pool.connection() as connection:
+                with self._connection() as connection:
                     return fn(connection)
             except PoolTimeout:
                 raise
@@ -137,6 +156,37 @@ class PostgresStore:
                 time.sleep(0.05 * attempt)
         raise AssertionError("unreachable")
 
+    @contextmanager
+    def _connection(self) -> Iterator[Connection]:
+        # Not pool.connection(): its exit sends a COMMIT through psycopg's machinery, which an
+        # autocommit connection never needs (_transaction ends its own transactions, and putconn
+        # rolls back whatever a failure left open).
+        connection = self._pool.getconn()
+        try:
+            yield connection
+        finally:
+            self._pool.putconn(connection)
+
+    @contextmanager
+    def _leader(self) -> Iterator[Connection]:
+        """The group commit leader's connection: the same one every time until it breaks."""
+        connection = self._leader_connection
+        if connection is not None:
+            try:
+                _discard_if_closed(connection)  # as the pool checks its idle connections
+            except psycopg.OperationalError:
+                self._pool.putconn(connection)  # closed: the pool replaces it
+                connection = None
+        if connection is None:
+            connection = self._leader_connection = self._pool.getconn()
+        try:
+            yield connection
+        finally:
+            if connection.closed or connection.info.transaction_status is not \
+                    TransactionStatus.IDLE:
+                self._leader_connection = None
+                self._pool.putconn(connection)  # rolled back, or replaced when broken
+
     def _count(self) -> None:
         with self._count_lock:
             self.transactions += 1
@@ -144,7 +194,7 @@ class PostgresStore:
     # --- writes ------------------------------------------------------------------------------
 
     def create_execution(self, new: NewExecution) -> tuple[Execution, bool]:
-        return self._write(lambda c: _create_execution(c, new))
+        return self._write(lambda c: _create_execution(c, new, wire.execute))
 
     def claim(self, worker_id: str, now: float, lease_seconds: float, limit: int) -> list[Claim]:
         return self._write(lambda c: _claim(c, worker_id, now, lease_seconds, limit))
@@ -188,14 +238,26 @@ class PostgresStore:
 
     def _write_group(self, group: list[Request]) -> None:
         writes = [request.journal for request in group if request.journal is not None]
-        params = _checkpoint_params(writes)
-        rows = self._write(lambda c: c.execute(sql.CHECKPOINTS, params).fetchall())
+        statement, params = _alone(writes[0]) if len(writes) == 1 else (
+            sql.CHECKPOINTS, _checkpoint_params(writes))
+        rows = self._write(lambda c: wire.execute(c, statement, params), self._leader)
         held: dict[str, bool] = {row[0]: row[1] for row in rows}
+        for row in rows:
+            if len(row) > 2 and row[2] is not None:
+                self._remember(execution_from_row(row[2:]))
         for request, write in zip(group, writes, strict=True):
             if write.execution_id in held:
                 request.value = CommitResult(cancel_requested=held[write.execution_id])
             else:
                 request.error = self._refused(write)
+
+    def _remember(self, execution: Execution) -> None:
+        if len(execution.input or "") + len(execution.result or "") > _REMEMBERED_CHARS:
+            return
+        with self._finished_lock:
+            self._finished[execution.id] = execution
+            if len(self._finished) > _REMEMBERED:
+                del self._finished[next(iter(self._finished))]  # the oldest
 
     def _refused(self, write: JournalWrite) -> BaseException:
         current = self._read(
@@ -224,7 +286,10 @@ class PostgresStore:
     # --- reads -------------------------------------------------------------------------------
 
     def get_execution(self, execution_id: str) -> Execution | None:
-        return self._read(lambda c: _get_execution(c, execution_id))
+        finished = self._finished.get(execution_id)
+        if finished is not None:
+            return finished
+        return self._read(lambda c: _get_execution(c, execution_id, wire.execute))
 
     def list_executions(self, where: ExecutionFilter) -> list[Execution]:
         query, params = list_executions_sql(EXECUTION_COLUMNS, where, POSTGRES)
@@ -265,8 +330,8 @@ class PostgresStore:
         return [InboxEvent(*row) for row in rows]
 
     def next_ready_at(self) -> float | None:
-        row = self._read(lambda c: c.execute(sql.NEXT_READY_AT).fetchone())
-        return None if row is None or row[0] is None else float(row[0])
+        [(earliest,)] = self._read(lambda c: wire.execute(c, sql.NEXT_READY_AT, ()))
+        return None if earliest is None else float(earliest)
 
     def change_marker(self) -> int:
         return self._listener.marker
@@ -357,7 +422,8 @@ def _roll_back(connection: Connection) -> None:
 
 def _shared(connection: Connection) -> Transaction:
     """A connection inside ``_transaction``, for the transactions shared with SQLite."""
-    return Transaction(connection, POSTGRES, partial(_create_execution, connection))
+    return Transaction(connection, POSTGRES, partial(
+        _create_execution, connection, run=wire.execute_in_transaction))
 
 
 def _in_transaction(connection: Connection, fn: Callable[[Transaction], T]) -> T:
@@ -365,26 +431,32 @@ def _in_transaction(connection: Connection, fn: Callable[[Transaction], T]) -> T
         return fn(_shared(connection))
 
 
-def _get_execution(connection: Connection, execution_id: str) -> Execution | None:
-    row = connection.execute(sql.GET_EXECUTION, (execution_id,)).fetchone()
-    return None if row is None else execution_from_row(row)
+# Runs one statement: wire.execute outside a transaction, wire.execute_in_transaction inside one.
+Run = Callable[[Connection, wire.Statement, tuple[Any, ...]], list[wire.Row]]
 
 
-def _create_execution(connection: Connection, new: NewExecution) -> tuple[Execution, bool]:
+def _get_execution(connection: Connection, execution_id: str, run: Run) -> Execution | None:
+    rows = run(connection, sql.GET_EXECUTION, (execution_id,))
+    return execution_from_row(rows[0]) if rows else None
+
+
+def _create_execution(
+    connection: Connection, new: NewExecution, run: Run
+) -> tuple[Execution, bool]:
     leased = new.lease_owner is not None
     expires = new.now + new.lease_seconds if leased else None
     # One statement: the row, its ExecutionStarted event, and (when it is ready now) the
     # notification. A leased start runs at once in this process: nobody else needs waking.
     query = sql.CREATE_LEASED if leased else sql.CREATE_READY
-    row = connection.execute(query, (
+    rows = run(connection, query, (
         new.id, new.function, new.input, new.now, expires if leased else new.now,
         new.lease_owner, expires, 1 if leased else 0, new.parent_execution_id,
         new.parent_operation_id, new.timeout_at, 1 if leased else 0,
         new.now, details_text(started_details(new)),
-    )).fetchone()
-    if row is not None:
-        return execution_from_row(row), True
-    existing = _get_execution(connection, new.id)
+    ))
+    if rows:
+        return execution_from_row(rows[0]), True
+    existing = _get_execution(connection, new.id, run)
     assert existing is not None
     return existing, False
 
@@ -427,6 +499,24 @@ def _checkpoint_params(writes: list[JournalWrite]) -> tuple[str, ...]:
                 for w in writes if w.outcome is None and w.release]
     return (_json(leases), _json(_numbered(sql.OPERATION_FIELDS, operations)),
             _json(_numbered(sql.EVENT_FIELDS, events)), _json(endings), _json(releases))
+
+
+def _alone(write: JournalWrite) -> tuple[wire.Statement, tuple[Any, ...]]:
+    """The statement and parameters of a checkpoint written alone (sql.CHECKPOINT_ALONE)."""
+    operations = [dict(zip(sql.ALONE_OPERATION_FIELDS, operation_params(write.execution_id, op)[1:],
+                           strict=True)) for op in write.operations]
+    events = [{"type": event.type, "subtype": event.subtype, "operation_id": event.operation_id,
+               "parent_id": event.parent_id, "name": event.name,
+               "details": details_text(event.details)} for event in write.events]
+    common = (write.execution_id, write.lease_token, _json(operations), write.now, _json(events))
+    outcome = write.outcome
+    if outcome is not None:
+        return sql.FINISH_ALONE, (*common, outcome.status.value, outcome.result,
+                                  error_text(outcome.error), write.now)
+    if write.release:
+        blocked = None if write.blocked_on is None else write.blocked_on.value
+        return sql.RELEASE_ALONE, (*common, write.now, write.ready_at, blocked, write.now)
+    return sql.CHECKPOINT_ALONE, common
 
 
 def _numbered(fields: tuple[str, ...], rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
