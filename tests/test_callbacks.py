@@ -90,6 +90,9 @@ def test_callback_id_is_unguessable_and_the_same_on_every_replay(any_app: App) -
 
     assert len(ids) >= 2 and len(set(ids)) == 1
     assert len(ids[0]) >= 32
+    # Letters and digits only: it fits any URL, and a command line never takes it for an option
+    # (a leading "-" did, one time in 32).
+    assert ids[0].isalnum() and ids[0].isascii()
     other_fn, other_ids = waiting_callback_named(any_app, "second")
     any_app.start(other_fn, id="cb-ids-2")
     drain(any_app)

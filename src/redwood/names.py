@@ -3,6 +3,8 @@ the SDK (``ctx.wait_for_event``) and in the client (``send_event``, ``callback_s
 
 from __future__ import annotations
 
+import secrets
+
 from redwood.errors import ValidationError
 
 MAX_LENGTH = 256
@@ -29,3 +31,9 @@ def callback_id(value: object) -> str:
         f"(1 to {MAX_LENGTH} printable characters, no spaces). Pass it on unchanged.",
         callback_id=repr(value),
     )
+
+
+def new_callback_id() -> str:
+    """A fresh, unguessable callback id: 192 random bits as letters and digits only, so it fits
+    any URL and never starts with "-" (a command line would take it for an option)."""
+    return secrets.token_hex(24)

@@ -6,13 +6,13 @@ applies them to its in-memory journal and hands the rows and events to the store
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
 from redwood.errors import CallbackHeartbeatTimedOut, CallbackTimedOut, EventTimedOut
 from redwood.model import ErrorRecord, InboxEvent, NewEvent, Operation, OperationUpdate
+from redwood.names import new_callback_id
 from redwood.types import WAIT_FOR_EVENT, OperationAction, OperationStatus, OperationType
 
 _PREFIX = {
@@ -171,11 +171,6 @@ def _start_callback(update: OperationUpdate, now: float) -> tuple[Operation, lis
     )
     op = replace(op, due_at=callback_deadline(op))
     return op, [_event(op, "Started", dict(details))]
-
-
-def new_callback_id() -> str:
-    """A fresh, unguessable callback id (letters and digits only, so it fits any URL)."""
-    return secrets.token_hex(24)
 
 
 def callback_deadline(op: Operation) -> float | None:

@@ -7,7 +7,6 @@ the answer or suspends until the outside world gives one through the client.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 from redwood.durations import Duration, seconds
 from redwood.errors import CallbackFailed, CallbackHeartbeatTimedOut, CallbackTimedOut, StepFailed
 from redwood.model import ErrorRecord, Operation, OperationUpdate
+from redwood.names import new_callback_id
 from redwood.sdk.effects import FLUSH, Flow
 from redwood.sdk.signals import Suspend
 from redwood.sdk.state import InvocationState, Scope
@@ -89,7 +89,7 @@ def create_flow(state: InvocationState, scope: Scope, options: CallbackOptions) 
     state.record(OperationUpdate(
         id=op_id, parent_id=scope.parent_id, type=OperationType.CALLBACK,
         action=OperationAction.START, name=options.name,
-        details={"callback_id": secrets.token_urlsafe(24), "timeout": options.timeout,
+        details={"callback_id": new_callback_id(), "timeout": options.timeout,
                  "heartbeat_timeout": options.heartbeat_timeout},
     ))
     # The id leaves the function as soon as it is returned: it must be durable first, or a
