@@ -321,6 +321,9 @@ class Engine:
                                partial(self.is_running, execution_id))
         self.notifier.subscribe(waiter.kick, execution_id)
         try:
+            if self.is_running(execution_id):
+                # Its end is announced here (subscribed above): no need to read it before.
+                waiter.wait(deadline)
             while True:
                 execution = self.get(execution_id)
                 if execution.status.finished:
