@@ -3,16 +3,24 @@ it is the worker process the test kills; imported, it is the same app for the re
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
 from typing import Any
 
 from redwood import App, Clock, DurableContext, DurableFunction
+
+# Set in the worker process the test kills: the item whose step body kills it (SIGKILL) once
+# its run is noted, so the kill falls in the middle of the map however fast items complete.
+KILL_AT = "CRASH_MAP_KILL_AT"
 
 
 def square(runs_path: str, n: int) -> int:
     """The step body: note each run in the side file (one short O_APPEND write per run)."""
     with open(runs_path, "a") as runs:
         runs.write(f"{n}\n")
+    if os.environ.get(KILL_AT) == str(n):
+        os.kill(os.getpid(), signal.SIGKILL)
     return n * n
 
 

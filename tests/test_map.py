@@ -289,8 +289,9 @@ def test_async_map_runs_items_as_tasks(app: App, clock: ManualClock) -> None:
 def test_worker_killed_mid_map_resumes_without_rerunning_completed_items(tmp_path: Path) -> None:
     database, runs = tmp_path / "crash.db", tmp_path / "runs.txt"
     script = Path(crash_map_app.__file__)
-    # The 5th commit: after the start and the worker's first heartbeat, two batches of items in.
-    env = {**os.environ, "REDWOOD_FAULT": "commit.before:5"}
+    # Killed in the body of item 50: a fault point at the n-th commit would fall wherever the
+    # items happen to be then (all of them, on a fast day, were recorded in four commits).
+    env = {**os.environ, crash_map_app.KILL_AT: "50"}
     process = subprocess.run([sys.executable, str(script), str(database), str(runs), "100"],
                              env=env, timeout=120, capture_output=True)
     assert process.returncode == -signal.SIGKILL, process.stderr.decode()
