@@ -120,19 +120,25 @@ def started_details(new: NewExecution) -> dict[str, Any]:
 
 GET_EXECUTION = f"SELECT {EXECUTION_COLUMNS} FROM executions WHERE id = ?"
 OPERATIONS = f"SELECT {OPERATION_COLUMNS} FROM operations WHERE execution_id = ? ORDER BY seq"
-UPSERT_OPERATION = (
+# The parts of the journal's writes that other statements build on (pg_sql.py's checkpoints).
+INSERT_OPERATIONS = (
     "INSERT INTO operations (execution_id, id, parent_id, type, subtype, name, status, attempt, "
-    "result, error, due_at, started_at, ended_at, details) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "result, error, due_at, started_at, ended_at, details)"
+)
+OPERATION_CONFLICT = (
     "ON CONFLICT (execution_id, id) DO UPDATE SET status = excluded.status, "
     "attempt = excluded.attempt, result = excluded.result, error = excluded.error, "
     "due_at = excluded.due_at, started_at = excluded.started_at, ended_at = excluded.ended_at, "
     "details = excluded.details"
 )
-INSERT_EVENT = (
+INSERT_EVENTS = (
     "INSERT INTO history (execution_id, type, subtype, operation_id, parent_id, name, timestamp, "
-    "details) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+    "details)"
 )
+UPSERT_OPERATION = (
+    f"{INSERT_OPERATIONS} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) {OPERATION_CONFLICT}"
+)
+INSERT_EVENT = f"{INSERT_EVENTS} VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 HISTORY = (
     f"SELECT {HISTORY_COLUMNS} FROM history WHERE execution_id = ? AND id > ? ORDER BY id LIMIT ?"
 )

@@ -62,6 +62,10 @@ RENEW = (
     " AND status = 'RUNNING' RETURNING id"
 )
 
+# What an ending clears besides the status, result, error and end time.
+_ENDED = ("ready_at = NULL, lease_owner = NULL, lease_expires_at = NULL, wake_pending = false,"
+          " blocked_on = NULL")
+
 FENCE = "SELECT redwood_fence(%s, %s)"
 LOCK_PARENT = (
     "SELECT 1 FROM executions"
@@ -70,8 +74,7 @@ LOCK_PARENT = (
 FINISH = (
     "WITH finished AS ("
     " UPDATE executions SET status = %s, result = %s, error = %s, ended_at = %s,"
-    " ready_at = NULL, lease_owner = NULL, lease_expires_at = NULL, wake_pending = false,"
-    f" blocked_on = NULL WHERE id = %s RETURNING id) SELECT pg_notify('{FINISHED_CHANNEL}', id)"
+    f" {_ENDED} WHERE id = %s RETURNING id) SELECT pg_notify('{FINISHED_CHANNEL}', id)"
     " FROM finished"
 )
 # Something that arrived while the lease was held (an event, a cancel) must not wait for a timer
@@ -120,6 +123,15 @@ def _columns(table: str) -> str:
     return ", ".join(f"{table}.{column.strip()}" for column in EXECUTION_COLUMNS.split(","))
 
 
+# An ending's row comes back, with the news of it; the answer is every held write, the finished
+# ones with their row.
+_FINISHED_RETURNING = f"RETURNING {_columns('e')}, pg_notify('{FINISHED_CHANNEL}', e.id)"
+_HELD_AND_FINISHED = (
+    f"SELECT h.id, h.cancel_requested, {_columns('f')} FROM held h LEFT JOIN finished f"
+    " ON f.id = h.id"
+)
+
+
 # Checkpoints of many executions in one statement, one round trip and one transaction for the
 # whole group: operations and history events, and the release or the ending of executions whose
 # ending touches no other execution (JournalWrite.alone). The rows travel as three JSON
@@ -143,8 +155,7 @@ CHECKPOINTS = Statement("checkpoints", (
     "), held AS MATERIALIZED ("
     " SELECT id, cancel_requested FROM locked WHERE status = 'RUNNING'"
     "), written_operations AS ("
-    " INSERT INTO operations (execution_id, id, parent_id, type, subtype, name, status, attempt,"
-    " result, error, due_at, started_at, ended_at, details)"
+    f" {common.INSERT_OPERATIONS}"
     " SELECT o.execution_id, o.id, o.parent_id, o.type, o.subtype, o.name, o.status, o.attempt,"
     " o.result, o.error, o.due_at, o.started_at, o.ended_at, o.details"
     " FROM json_to_recordset(%s::json) AS o(execution_id text, id text, parent_id text,"
@@ -152,13 +163,9 @@ CHECKPOINTS = Statement("checkpoints", (
     " due_at double precision, started_at double precision, ended_at double precision,"
     " details text, n integer)"
     " WHERE o.execution_id IN (SELECT id FROM held) ORDER BY o.n"
-    " ON CONFLICT (execution_id, id) DO UPDATE SET status = excluded.status,"
-    " attempt = excluded.attempt, result = excluded.result, error = excluded.error,"
-    " due_at = excluded.due_at, started_at = excluded.started_at, ended_at = excluded.ended_at,"
-    " details = excluded.details"
+    f" {common.OPERATION_CONFLICT}"
     "), written_events AS ("
-    " INSERT INTO history (execution_id, type, subtype, operation_id, parent_id, name, timestamp,"
-    " details)"
+    f" {common.INSERT_EVENTS}"
     " SELECT h.execution_id, h.type, h.subtype, h.operation_id, h.parent_id, h.name, h.timestamp,"
     " h.details"
     " FROM json_to_recordset(%s::json) AS h(execution_id text, type text, subtype text,"
@@ -167,12 +174,11 @@ CHECKPOINTS = Statement("checkpoints", (
     " WHERE h.execution_id IN (SELECT id FROM held) ORDER BY h.n"
     "), finished AS ("
     " UPDATE executions e SET status = f.status, result = f.result, error = f.error,"
-    " ended_at = f.now, ready_at = NULL, lease_owner = NULL, lease_expires_at = NULL,"
-    " wake_pending = false, blocked_on = NULL"
+    f" ended_at = f.now, {_ENDED}"
     " FROM json_to_recordset(%s::json) AS f(id text, status text, result text, error text,"
     " now double precision)"
     " WHERE e.id = f.id AND e.id IN (SELECT id FROM held)"
-    f" RETURNING {_columns('e')}, pg_notify('{FINISHED_CHANNEL}', e.id)"
+    f" {_FINISHED_RETURNING}"
     "), released AS ("
     # As RELEASE: what arrived while the lease was held makes it ready (and notified) at once.
     " UPDATE executions e SET lease_owner = NULL, lease_expires_at = NULL, wake_pending = false,"
@@ -182,8 +188,7 @@ CHECKPOINTS = Statement("checkpoints", (
     " ready_at double precision, blocked_on text)"
     " WHERE e.id = r.id AND e.id IN (SELECT id FROM held)"
     f" RETURNING (SELECT pg_notify('{CHANNEL}', e.id) WHERE e.ready_at <= r.now)"
-    f") SELECT h.id, h.cancel_requested, {_columns('f')}"
-    " FROM held h LEFT JOIN finished f ON f.id = h.id"
+    f") {_HELD_AND_FINISHED}"
 ))
 
 # One execution's checkpoint alone (a group of one, as when executions run one after another):
@@ -198,8 +203,7 @@ _ALONE = (
     " SELECT id, cancel_requested FROM executions"
     " WHERE id = %s::text AND lease_token = %s::bigint AND status = 'RUNNING' FOR UPDATE"
     "), written_operations AS ("
-    " INSERT INTO operations (execution_id, id, parent_id, type, subtype, name, status, attempt,"
-    " result, error, due_at, started_at, ended_at, details)"
+    f" {common.INSERT_OPERATIONS}"
     " SELECT held.id, o.id, o.parent_id, o.type, o.subtype, o.name, o.status, o.attempt,"
     " o.result, o.error, o.due_at, o.started_at, o.ended_at, o.details"
     " FROM held, ROWS FROM (json_to_recordset(%s::json) AS (id text, parent_id text, type text,"
@@ -208,13 +212,9 @@ _ALONE = (
     " details text)) WITH ORDINALITY AS o(id, parent_id, type, subtype, name, status, attempt,"
     " result, error, due_at, started_at, ended_at, details, n)"
     " ORDER BY o.n"
-    " ON CONFLICT (execution_id, id) DO UPDATE SET status = excluded.status,"
-    " attempt = excluded.attempt, result = excluded.result, error = excluded.error,"
-    " due_at = excluded.due_at, started_at = excluded.started_at, ended_at = excluded.ended_at,"
-    " details = excluded.details"
+    f" {common.OPERATION_CONFLICT}"
     "), written_events AS ("
-    " INSERT INTO history (execution_id, type, subtype, operation_id, parent_id, name, timestamp,"
-    " details)"
+    f" {common.INSERT_EVENTS}"
     " SELECT held.id, h.type, h.subtype, h.operation_id, h.parent_id, h.name,"
     " %s::double precision, h.details"
     " FROM held, ROWS FROM (json_to_recordset(%s::json) AS (type text, subtype text,"
@@ -238,10 +238,8 @@ RELEASE_ALONE = Statement("release_alone", _ALONE + (
 FINISH_ALONE = Statement("finish_alone", _ALONE + (
     ", finished AS ("
     " UPDATE executions e SET status = %s::text, result = %s::text, error = %s::text,"
-    " ended_at = %s::double precision, ready_at = NULL, lease_owner = NULL,"
-    " lease_expires_at = NULL, wake_pending = false, blocked_on = NULL"
+    f" ended_at = %s::double precision, {_ENDED}"
     " FROM held WHERE e.id = held.id"
-    f" RETURNING {_columns('e')}, pg_notify('{FINISHED_CHANNEL}', e.id)"
-    f") SELECT h.id, h.cancel_requested, {_columns('f')}"
-    " FROM held h LEFT JOIN finished f ON f.id = h.id"
+    f" {_FINISHED_RETURNING}"
+    f") {_HELD_AND_FINISHED}"
 ))
