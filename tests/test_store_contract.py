@@ -358,16 +358,20 @@ def test_next_ready_at_is_the_earliest_claimable_moment(store: Store) -> None:
     assert store.next_ready_at() == NOW + 50
 
 
+def _moves(marker: Callable[[], int]) -> Callable[[Callable[[], object], str], None]:
+    """A check that ``action`` moves ``marker`` (within a deadline); ``what`` names the action."""
+    def moves(action: Callable[[], object], what: str) -> None:
+        before = marker()
+        action()
+        wait_until(lambda: marker() != before, timeout=5, what=what)
+    return moves
+
+
 def test_change_marker_moves_on_commits_from_another_connection(
     open_store: Callable[[], Store],
 ) -> None:
     watcher, writer = open_store(), open_store()
-
-    def moves(action: Callable[[], object], what: str) -> None:
-        before = watcher.change_marker()
-        action()
-        wait_until(lambda: watcher.change_marker() != before, timeout=5, what=what)
-
+    moves = _moves(watcher.change_marker)
     moves(lambda: writer.create_execution(new("a")), "a start")
     token = writer.claim("w", NOW, LEASE, 1)[0].lease_token
     moves(lambda: writer.commit(JournalWrite("a", token, NOW, release=True, ready_at=NOW)),
@@ -383,12 +387,7 @@ def test_ready_marker_moves_on_commits_that_make_work_ready(
     open_store: Callable[[], Store],
 ) -> None:
     watcher, writer = open_store(), open_store()
-
-    def moves(action: Callable[[], object], what: str) -> None:
-        before = watcher.ready_marker()
-        action()
-        wait_until(lambda: watcher.ready_marker() != before, timeout=5, what=what)
-
+    moves = _moves(watcher.ready_marker)
     moves(lambda: writer.create_execution(new("a")), "a start")
     token = writer.claim("w", NOW, LEASE, 1)[0].lease_token
     moves(lambda: writer.commit(JournalWrite("a", token, NOW, release=True, ready_at=NOW)),
