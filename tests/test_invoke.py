@@ -15,6 +15,7 @@ from redwood import (
     AsyncDurableContext,
     ChildContextFailed,
     DurableContext,
+    ExecutionConflict,
     ExecutionStatus,
     InvokeFailed,
     ManualClock,
@@ -135,6 +136,40 @@ def test_invoking_an_unknown_function_fails_the_invoke_without_a_child(app: App)
     message = handle.result(timeout=5)
     assert 'No durable function named "no-such-function"' in message
     assert _children(app, "u") == []
+
+
+def test_invoke_whose_child_id_another_execution_took_fails_and_leaves_that_one_alone(
+    app: App
+) -> None:
+    # A child's id is "<parent id>:<operation id>"; a user may have started an execution with
+    # that id already. The invoke must fail at once rather than wait for an execution that
+    # will never answer it.
+    @app.function
+    def price(ctx: DurableContext, sku: str) -> int:
+        return ctx.step(lambda: len(sku) * 100, name="lookup")
+
+    @app.function
+    def order(ctx: DurableContext, sku: str) -> str:
+        try:
+            ctx.invoke(price, sku)
+        except InvokeFailed as error:
+            assert error.matches(ExecutionConflict)
+            return error.message
+        return "invoked"
+
+    squatter = app.start(price, "abcd", id="order-9:1")
+    app.worker().drain()
+    assert squatter.result(timeout=5) == 400
+    handle = app.start(order, "ab", id="order-9")
+    app.worker().drain()
+    message = handle.result(timeout=5)
+    assert 'execution id "order-9:1" is taken by an execution that is not its child' in message
+    assert _children(app, "order-9") == []
+    kept = app.client.get("order-9:1")
+    assert (kept.status, kept.parent_execution_id, app.client.result("order-9:1")) == \
+        (ExecutionStatus.SUCCEEDED, None, 400)
+    events = [e.type for e in handle.history() if "ChainedInvoke" in e.type]
+    assert events == ["ChainedInvokeStarted", "ChainedInvokeFailed"]
 
 
 def test_unserializable_invoke_input_is_refused_before_anything_is_recorded(app: App) -> None:

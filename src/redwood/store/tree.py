@@ -14,8 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from redwood.errors import ExecutionConflict
 from redwood.model import ErrorRecord, Execution, NewEvent
-from redwood.store.base import JournalWrite, Outcome
+from redwood.store.base import JournalWrite, NewExecution, Outcome
 from redwood.store.common import (
     INSERT_EVENT,
     Transaction,
@@ -76,7 +77,10 @@ def change_tree(tx: Transaction, write: JournalWrite) -> None:
     """The tree changes of a journal write whose own rows are written already: invoked children
     start, cancelled ones stop, and an outcome flows up to the parent and down to the children."""
     for new in write.start_children:
-        tx.create_execution(new)
+        existing, created = tx.create_execution(new)
+        if not created and (existing.parent_execution_id, existing.parent_operation_id) != \
+                (new.parent_execution_id, new.parent_operation_id):
+            _id_taken(tx, write, new, existing)
     for child_id in write.stop_children:
         child = get_execution(tx, child_id, lock=True)
         if child is not None and child.status is ExecutionStatus.RUNNING:
@@ -133,15 +137,37 @@ def ended(tx: Transaction, execution_id: str, outcome: Outcome, now: float) -> N
         parent_id, operation_id, op_parent_id, op_name = waiting
         done = invoke_outcome(execution_id, outcome.status, outcome.result, outcome.error,
                               operation_id, op_parent_id, op_name)
-        tx.execute(tx.dialect.sql(_COMPLETE_INVOKE), (
-            done.status.value, done.result, error_text(done.error), now, parent_id,
-            operation_id))
-        [event] = event_params(parent_id, now, (done.event,))
-        tx.execute(tx.dialect.sql(INSERT_EVENT), event)
-        tx.execute(tx.dialect.sql(_WAKE), (now, now, now, parent_id))
-        notify(tx, parent_id)
+        _complete_invoke(tx, parent_id, operation_id, done, now)
     for child in running:
         stop(tx, child, now, f'its parent execution "{execution_id}" ended {outcome.status.value}')
+
+
+def _id_taken(tx: Transaction, write: JournalWrite, new: NewExecution, taken: Execution) -> None:
+    """The invoke that would start ``new`` fails at once: its id belongs to an execution that is
+    not its child (started by hand, or by another parent), which would never answer it."""
+    assert new.parent_operation_id is not None
+    op = next(op for op in write.operations if op.id == new.parent_operation_id)
+    error = ErrorRecord.from_exception(ExecutionConflict(
+        f'The invoke cannot start its child: execution id "{new.id}" is taken by an execution '
+        f'that is not its child (function "{taken.function}", started at {taken.created_at}). '
+        f'Child ids are "<parent id>:<operation id>": do not start executions with such ids '
+        "by hand.",
+        execution_id=new.id,
+    ))
+    done = invoke_outcome(new.id, ExecutionStatus.FAILED, None, error, op.id, op.parent_id,
+                          op.name)
+    _complete_invoke(tx, write.execution_id, op.id, done, write.now)
+
+
+def _complete_invoke(tx: Transaction, parent_id: str, operation_id: str, done: InvokeOutcome,
+                     now: float) -> None:
+    """The parent's CHAINED_INVOKE operation takes its outcome, and the parent wakes."""
+    tx.execute(tx.dialect.sql(_COMPLETE_INVOKE), (
+        done.status.value, done.result, error_text(done.error), now, parent_id, operation_id))
+    [event] = event_params(parent_id, now, (done.event,))
+    tx.execute(tx.dialect.sql(INSERT_EVENT), event)
+    tx.execute(tx.dialect.sql(_WAKE), (now, now, now, parent_id))
+    notify(tx, parent_id)
 
 
 _FLAG_CANCEL = "UPDATE executions SET cancel_requested = TRUE, wake_pending = TRUE WHERE id = ?"
