@@ -66,6 +66,26 @@ _SYNCHRONOUS = {Durability.OS_CRASH: "FULL", Durability.PROCESS_CRASH: "NORMAL",
                 Durability.NONE: "OFF"}
 
 
+# The statements of a W1 execution's write path, also sent alone by benchmarks/bound.py.
+CREATE_EXECUTION = (
+    "INSERT INTO executions (id, function, status, input, created_at, ready_at, lease_owner, "
+    "lease_expires_at, lease_token, parent_execution_id, parent_operation_id, timeout_at, "
+    "invocations) VALUES (?, ?, 'RUNNING', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (id) DO NOTHING"
+)
+END_EXECUTION = (
+    "UPDATE executions SET status = ?, result = ?, error = ?, ended_at = ?, "
+    "ready_at = NULL, lease_owner = NULL, lease_expires_at = NULL, wake_pending = 0, "
+    "blocked_on = NULL WHERE id = ?"
+)
+
+
+def fence(count: int) -> str:
+    """The read that fences ``count`` executions' checkpoints: lease token, status, cancel."""
+    return ("SELECT id, lease_token, status, cancel_requested FROM executions "
+            f"WHERE id IN ({', '.join('?' * count)})")
+
+
 def _write_batch(connection: sqlite3.Connection, batch: list[Request]) -> None:
     """Write a group commit's batch in one transaction (see group.py)."""
     journals = [request for request in batch if request.journal is not None]
@@ -310,10 +330,7 @@ def _create_execution(connection: sqlite3.Connection, new: NewExecution) -> tupl
     leased = new.lease_owner is not None
     expires = new.now + new.lease_seconds if leased else None
     cursor = connection.execute(
-        "INSERT INTO executions (id, function, status, input, created_at, ready_at, lease_owner, "
-        "lease_expires_at, lease_token, parent_execution_id, parent_operation_id, timeout_at, "
-        "invocations) VALUES (?, ?, 'RUNNING', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-        "ON CONFLICT (id) DO NOTHING",
+        CREATE_EXECUTION,
         (new.id, new.function, new.input, new.now, expires if leased else new.now,
          new.lease_owner, expires, 1 if leased else 0, new.parent_execution_id,
          new.parent_operation_id, new.timeout_at, 1 if leased else 0),
@@ -369,11 +386,7 @@ def _commit_journals(connection: sqlite3.Connection, requests: list[Request]) ->
     accepted ones with one statement per table. A refused write touches nothing."""
     writes = [request.journal for request in requests if request.journal is not None]
     ids = list({write.execution_id for write in writes})
-    rows = connection.execute(
-        f"SELECT id, lease_token, status, cancel_requested FROM executions "
-        f"WHERE id IN ({', '.join('?' for _ in ids)})",
-        ids,
-    ).fetchall()
+    rows = connection.execute(fence(len(ids)), ids).fetchall()
     current = {row[0]: row for row in rows}
     accepted: list[JournalWrite] = []
     for request in requests:
@@ -400,13 +413,7 @@ def _commit_journals(connection: sqlite3.Connection, requests: list[Request]) ->
         for w in accepted if w.outcome is not None
     ]
     if outcomes:
-        connection.executemany(
-            "UPDATE executions SET status = ?, result = ?, error = ?, ended_at = ?, "
-            "ready_at = NULL, lease_owner = NULL, lease_expires_at = NULL, wake_pending = 0, "
-            "blocked_on = NULL "
-            "WHERE id = ?",
-            outcomes,
-        )
+        connection.executemany(END_EXECUTION, outcomes)
     releases = [(w.now, w.ready_at, _kind(w.blocked_on), w.execution_id) for w in accepted
                 if w.outcome is None and w.release]
     if releases:
