@@ -89,10 +89,9 @@ class Statements:
         eid, now, w = f"bound-{self._n}", time.time(), self._writer
         w.execute("BEGIN IMMEDIATE")
         w.execute(CREATE_EXECUTION, (eid, "ten_steps", "0", now, now + 30, "bound", now + 30, 1,
-                                     None, None, None, 1))
+                                     None, None, None, 1)).fetchone()
         w.execute(INSERT_EVENT, (eid, "ExecutionStarted", None, None, None, "ten_steps", now,
                                  '{"input":"0","function":"ten_steps"}'))
-        w.execute(GET_EXECUTION, (eid,)).fetchone()
         w.execute("COMMIT")
         for step in range(1, STEPS + 1):
             w.execute("BEGIN IMMEDIATE")

@@ -26,6 +26,7 @@ from redwood import (
     Worker,
 )
 from redwood.engine.engine import Engine
+from redwood.model import Claim, Execution
 from redwood.store.base import CommitResult, JournalWrite
 from redwood.store.sqlite import SQLiteStore
 
@@ -313,6 +314,54 @@ def test_an_invocation_stops_counting_as_running_when_its_final_commit_begins(
         assert handle.result(timeout=5) == "done"
         assert seen_in_step == [True]
         assert store.running_at_final_commit == [False, False]  # the release, the ending
+
+
+class _CountingStore(SQLiteStore):
+    """The real SQLite store, counting the reads of single executions."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.reads = 0
+
+    def get_execution(self, execution_id: str) -> Execution | None:
+        self.reads += 1
+        return super().get_execution(execution_id)
+
+
+@pytest.mark.sqlite_only
+def test_an_execution_handed_to_the_embedded_worker_counts_as_running_before_it_begins(
+    tmp_path: Path,
+) -> None:
+    # A result waiter asking right after the start must not read the execution while it has
+    # yet to run: its end is announced in this process, so one read (after it) is enough.
+    store = _CountingStore(tmp_path / "counted.db")
+    with App(store=store) as app:
+        @app.function
+        def greet(ctx: DurableContext, name: str) -> str:
+            return ctx.step(lambda: f"hello {name}", name="greet")
+
+        gate = threading.Event()
+        original = app.engine.invoke
+
+        def held(claim: Claim) -> ExecutionStatus:
+            gate.wait(30)
+            return original(claim)
+
+        app.engine.invoke = held  # type: ignore[method-assign]
+        with app.run_worker():
+            handle = app.start(greet, "ada")
+            try:
+                assert app.engine.is_running(handle.id)  # handed over, its invocation not begun
+                results: list[str] = []
+                waiter = threading.Thread(
+                    target=lambda: results.append(handle.result(timeout=30)))
+                waiter.start()
+            finally:
+                gate.set()
+            waiter.join(30)
+            assert results == ["hello ada"]
+            assert store.reads == 1  # after the end, not before it
+            assert not app.engine.is_running(handle.id)
 
 
 @pytest.mark.sqlite_only

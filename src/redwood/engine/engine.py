@@ -110,6 +110,9 @@ class Engine:
         # Shared by every invocation's sync map/parallel branches; idle threads cost nothing.
         self.branch_threads = ThreadPoolExecutor(256, thread_name_prefix="redwood-branch")
         self._live: dict[str, Invocation] = {}
+        # Started here and handed to this process's worker, whose invocation has not begun yet:
+        # a result waiter can count on the end being announced, as for a live one.
+        self._coming: set[str] = set()
         # Async invocations scheduled on the worker's event loop and not done (_loop_shared).
         self._async_scheduled = 0
         self._async_lock = threading.Lock()
@@ -151,7 +154,12 @@ class Engine:
                 dispatch.unreserve()
             raise
         if created and dispatch:
-            dispatch.submit(Claim(execution, execution.lease_token, []))
+            self._coming.add(execution.id)
+            try:
+                dispatch.submit(Claim(execution, execution.lease_token, []))
+            except BaseException:
+                self._coming.discard(execution.id)
+                raise
         else:
             if dispatch:
                 dispatch.unreserve()
@@ -177,6 +185,7 @@ class Engine:
         durable = self.registry.get(claim.execution.function)
         invocation = Invocation(self.store, self.clock, claim, self.tree)
         self._live[claim.execution.id] = invocation
+        self._coming.discard(claim.execution.id)  # after: is_running stays true in between
         options = Options(codec=self.codec, always_replay=self.settings.always_replay,
                           branch_threads=self.branch_threads, loop_shared=self._loop_shared)
         state = InvocationState(invocation, invocation.operations.values(), self.clock, options,
@@ -278,9 +287,15 @@ class Engine:
 
     def is_running(self, execution_id: str) -> bool:
         """Whether an invocation of the execution runs in this process now (and has not begun
-        its final commit, which gives up the lease)."""
+        its final commit, which gives up the lease), or is about to (handed to the worker)."""
         invocation = self._live.get(execution_id)
-        return invocation is not None and not invocation.ending
+        if invocation is not None:
+            return not invocation.ending
+        return execution_id in self._coming
+
+    def not_coming(self, execution_id: str) -> None:
+        """The worker dropped an execution handed to it without running it (it stopped)."""
+        self._coming.discard(execution_id)
 
     def hand_back(self, execution_ids: list[str]) -> None:
         """Ask running invocations to suspend at their next operation (worker shutdown)."""

@@ -167,6 +167,8 @@ class Worker:
         future.add_done_callback(lambda done: self._done(claim, done))
 
     def _done(self, claim: Claim, future: Future[Any]) -> None:
+        if future.cancelled():
+            self.engine.not_coming(claim.execution.id)
         error = future.exception() if not future.cancelled() else None
         if isinstance(error, LeaseLost):
             _logger.warning("%s", error)

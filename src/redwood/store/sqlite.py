@@ -71,7 +71,7 @@ CREATE_EXECUTION = (
     "INSERT INTO executions (id, function, status, input, created_at, ready_at, lease_owner, "
     "lease_expires_at, lease_token, parent_execution_id, parent_operation_id, timeout_at, "
     "invocations) VALUES (?, ?, 'RUNNING', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-    "ON CONFLICT (id) DO NOTHING"
+    f"ON CONFLICT (id) DO NOTHING RETURNING {EXECUTION_COLUMNS}"
 )
 END_EXECUTION = (
     "UPDATE executions SET status = ?, result = ?, error = ?, ended_at = ?, "
@@ -329,20 +329,20 @@ def _transaction(connection: sqlite3.Connection) -> Transaction:
 def _create_execution(connection: sqlite3.Connection, new: NewExecution) -> tuple[Execution, bool]:
     leased = new.lease_owner is not None
     expires = new.now + new.lease_seconds if leased else None
-    cursor = connection.execute(
+    row = connection.execute(
         CREATE_EXECUTION,
         (new.id, new.function, new.input, new.now, expires if leased else new.now,
          new.lease_owner, expires, 1 if leased else 0, new.parent_execution_id,
          new.parent_operation_id, new.timeout_at, 1 if leased else 0),
-    )
-    created = cursor.rowcount == 1
-    if created:
-        connection.execute(INSERT_EVENT, (new.id, "ExecutionStarted", None, None, None,
-                                          new.function, new.now,
-                                          details_text(started_details(new))))
-    execution = _get_execution(connection, new.id)
-    assert execution is not None
-    return execution, created
+    ).fetchone()
+    if row is None:  # the id exists: the existing execution, untouched
+        existing = _get_execution(connection, new.id)
+        assert existing is not None
+        return existing, False
+    connection.execute(INSERT_EVENT, (new.id, "ExecutionStarted", None, None, None,
+                                      new.function, new.now,
+                                      details_text(started_details(new))))
+    return execution_from_row(row), True
 
 
 def _claim(
