@@ -7,7 +7,7 @@ import csv
 import json
 from pathlib import Path
 
-from benchmarks import cpu
+from benchmarks import bound, cpu
 from benchmarks import run as bench_run
 from experiments import study
 from experiments.runs import COLUMNS
@@ -91,3 +91,15 @@ def test_cpu_benchmark_records_cpu_per_execution(tmp_path: Path) -> None:
     record = json.loads(line)
     assert record["label"] == "smoke" and record["store"] == "sqlite"
     assert record["back_to_back"]["cpu_ms"] > 0 and record["50_in_flight"]["per_second"] > 0
+
+
+def test_bound_benchmark_sends_w1_statements_beside_redwood(tmp_path: Path) -> None:
+    assert bound.main(["--tiny", "--out", str(tmp_path)]) == 0
+    figures = json.loads((tmp_path / "bound.json").read_text())["figures"]
+    measured = {(f["system"], f["metric"]) for f in figures}
+    for durability in ("os-crash", "none"):
+        for system in ("bound", "redwood"):
+            assert (system, f"CPU per execution ({durability})") in measured
+        assert ("redwood", f"median latency / bound ({durability})") in measured
+    assert all(f["value"] > 0 for f in figures)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bound.json", "bound.md"]  # no scratch
