@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from click.testing import CliRunner
 
@@ -92,8 +92,8 @@ def serve_process(waiting_db: Path) -> Iterator[Callable[..., tuple[str, subproc
 
 def _answer(url: str, headers: dict[str, str] | None = None) -> int | None:
     try:
-        return httpx.get(url, headers=headers, timeout=2).status_code
-    except httpx.TransportError:
+        return httpx2.get(url, headers=headers, timeout=2).status_code
+    except httpx2.TransportError:
         return None
 
 
@@ -104,9 +104,9 @@ def test_redwood_serve_serves_the_database_on_loopback(
     until(lambda: _answer(f"{base}/api/counts") is not None or process.poll() is not None,
           timeout=30, what="redwood serve to listen")
     assert process.poll() is None, process.stderr.read()
-    counts = httpx.get(f"{base}/api/counts").json()
+    counts = httpx2.get(f"{base}/api/counts").json()
     assert counts["counts"]["RUNNING"] == 1 and counts["total"] == 2
-    assert "blocked-timer" in httpx.get(f"{base}/").text
+    assert "blocked-timer" in httpx2.get(f"{base}/").text
 
 
 def test_redwood_serve_with_a_token_on_all_interfaces_needs_it(
