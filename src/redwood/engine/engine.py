@@ -182,10 +182,13 @@ class Engine:
     def _prepare(
         self, claim: Claim
     ) -> tuple[Invocation, InvocationState, DurableFunction[Any, Any]]:
-        durable = self.registry.get(claim.execution.function)
-        invocation = Invocation(self.store, self.clock, claim, self.tree)
-        self._live[claim.execution.id] = invocation
-        self._coming.discard(claim.execution.id)  # after: is_running stays true in between
+        try:
+            durable = self.registry.get(claim.execution.function)
+            invocation = Invocation(self.store, self.clock, claim, self.tree)
+            self._live[claim.execution.id] = invocation
+        finally:
+            # After _live is set (is_running stays true in between), and even if this failed.
+            self._coming.discard(claim.execution.id)
         options = Options(codec=self.codec, always_replay=self.settings.always_replay,
                           branch_threads=self.branch_threads, loop_shared=self._loop_shared)
         state = InvocationState(invocation, invocation.operations.values(), self.clock, options,
