@@ -163,7 +163,8 @@ def test_invoke_whose_child_id_another_execution_took_fails_and_leaves_that_one_
     handle = app.start(order, "ab", id="order-9")
     app.worker().drain()
     message = handle.result(timeout=5)
-    assert 'execution id "order-9:1" is taken by an execution that is not its child' in message
+    assert ('execution id "order-9:1" is taken by an execution of function "price" that is '
+            "not its child") in message
     assert _children(app, "order-9") == []
     kept = app.client.get("order-9:1")
     assert (kept.status, kept.parent_execution_id, app.client.result("order-9:1")) == \

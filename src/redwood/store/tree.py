@@ -149,8 +149,7 @@ def _id_taken(tx: Transaction, write: JournalWrite, new: NewExecution, taken: Ex
     op = next(op for op in write.operations if op.id == new.parent_operation_id)
     error = ErrorRecord.from_exception(ExecutionConflict(
         f'The invoke cannot start its child: execution id "{new.id}" is taken by an execution '
-        f'that is not its child (function "{taken.function}", started at {taken.created_at}). '
-        f'Child ids are "<parent id>:<operation id>": do not start executions with such ids '
+        f'of function "{taken.function}" that is not its child. Child ids are "<parent id>:<operation id>": do not start executions with such ids '
         "by hand.",
         execution_id=new.id,
     ))
