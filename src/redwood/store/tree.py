@@ -149,8 +149,8 @@ def _id_taken(tx: Transaction, write: JournalWrite, new: NewExecution, taken: Ex
     op = next(op for op in write.operations if op.id == new.parent_operation_id)
     error = ErrorRecord.from_exception(ExecutionConflict(
         f'The invoke cannot start its child: execution id "{new.id}" is taken by an execution '
-        f'of function "{taken.function}" that is not its child. Child ids are "<parent id>:<operation id>": do not start executions with such ids '
-        "by hand.",
+        f'of function "{taken.function}" that is not its child. Child ids are '
+        '"<parent id>:<operation id>": do not start executions with such ids by hand.',
         execution_id=new.id,
     ))
     done = invoke_outcome(new.id, ExecutionStatus.FAILED, None, error, op.id, op.parent_id,
