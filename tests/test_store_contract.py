@@ -153,6 +153,51 @@ def test_write_under_a_stale_lease_token_is_refused_and_nothing_is_written(store
     assert execution.lease_owner == "w2" and execution.lease_token == current
 
 
+@pytest.mark.parametrize("shape", ["checkpoint", "release", "ending", "grouped", "with a child"])
+def test_a_write_after_the_lease_expired_is_refused_though_nobody_claimed_it(
+    store: Store, shape: str
+) -> None:
+    # A holder whose renewals failed (a database restart, a long pause) must not record results
+    # after its lease expired: a new holder may claim the execution at any moment from then on
+    # and would run the next step again while the old holder runs it too.
+    store.create_execution(new("a"))
+    token = claim_one(store, "w1")  # leased until NOW + LEASE
+    store.commit(JournalWrite("a", token, NOW + LEASE - 1, operations=(step("1"),),
+                              events=(succeeded("1"),)))  # a moment before: accepted
+    journal, history = store.operations("a"), store.history("a")
+    late = NOW + LEASE
+
+    def checkpoint(execution_id: str, lease_token: int) -> JournalWrite:
+        return JournalWrite(execution_id, lease_token, late, operations=(step("2"),),
+                            events=(succeeded("2"),))
+
+    writes = {
+        "checkpoint": checkpoint("a", token),
+        "release": JournalWrite("a", token, late, release=True, ready_at=late + 60,
+                                blocked_on=BlockedKind.TIMER),
+        "ending": JournalWrite("a", token, late, outcome=Outcome(ExecutionStatus.SUCCEEDED,
+                                                                 '"r"'), alone=True),
+        "with a child": JournalWrite("a", token, late, start_children=(
+            new("a:2", late, parent_execution_id="a", parent_operation_id="2"),)),
+    }
+    with pytest.raises(LeaseLost, match="the lease expired at") as refused:
+        if shape == "grouped":
+            store.create_execution(new("b"))
+            fresh = claim_one(store, "w1", late)
+            other = store.submit_commit(checkpoint("b", fresh))
+            expired = store.submit_commit(checkpoint("a", token))
+            assert other.result(timeout=10).cancel_requested is False
+            expired.result(timeout=10)
+        else:
+            store.commit(writes[shape])
+    assert refused.value.execution_id == "a" and refused.value.lease_token == token
+    assert store.operations("a") == journal and store.history("a") == history
+    assert store.get_execution("a:2") is None
+    execution = store.get_execution("a")
+    assert execution is not None and execution.status is ExecutionStatus.RUNNING
+    assert claim_one(store, "w2", late) == token + 1  # its next holder goes on from there
+
+
 def test_checkpoints_committed_together_refuse_only_the_stale_one(store: Store) -> None:
     for execution_id in ("a", "b", "c"):
         store.create_execution(new(execution_id))

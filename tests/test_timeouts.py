@@ -110,7 +110,9 @@ def test_timeout_passing_during_an_invocation_stops_at_the_next_step(
         ctx.step(lambda: ran.append("next"), name="next")
 
     handle = app.start(flow, id="f")
-    app.worker().drain()
+    # A lease longer than the step: drain() runs the step inline, with no renewal meanwhile as a
+    # running worker makes, and a write past the lease's expiry would be refused.
+    app.worker(lease_seconds=600).drain()
     assert handle.status() is ExecutionStatus.TIMED_OUT
     assert ran == ["long"]
     statuses = {op.name: op.status for op in handle.operations()}

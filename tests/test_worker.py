@@ -316,6 +316,80 @@ def test_an_invocation_stops_counting_as_running_when_its_final_commit_begins(
         assert store.running_at_final_commit == [False, False]  # the release, the ending
 
 
+class _SlowReturnStore(SQLiteStore):
+    """The real SQLite store, whose first checkpoint commit returns ``delay`` seconds (on the
+    manual clock) after it committed, as when the database restarts under the reply."""
+
+    def __init__(self, path: Path, clock: ManualClock, delay: float) -> None:
+        super().__init__(path)
+        self.clock = clock
+        self.delay: float | None = delay
+
+    def commit(self, write: JournalWrite) -> CommitResult:
+        result = super().commit(write)
+        if self.delay is not None and write.operations and write.outcome is None:
+            self.clock.advance(self.delay)
+            self.delay = None
+        return result
+
+
+@pytest.mark.sqlite_only
+def test_a_checkpoint_that_returns_after_the_lease_expired_stops_the_invocation(
+    tmp_path: Path, clock: ManualClock,
+) -> None:
+    # The store fenced the write when it was made, but it came back after the lease expired:
+    # from then on another worker may claim the execution and run the next step. The old holder
+    # must not run it too.
+    store = _SlowReturnStore(tmp_path / "slow.db", clock, delay=45)
+    with App(store=store, clock=clock) as app:
+        runs: Counter[str] = Counter()
+
+        @app.function
+        def two(ctx: DurableContext) -> int:
+            first = ctx.step(lambda: runs.update(["first"]) or 1, name="first")
+            return first + ctx.step(lambda: runs.update(["second"]) or 1, name="second")
+
+        handle = app.start(two)
+        with pytest.raises(LeaseLost, match="its lease expired at"):
+            app.worker(lease_seconds=30).drain()
+        assert runs == {"first": 1}  # the second step did not run under the expired lease
+        assert [op.name for op in handle.operations()] == ["first"]  # what was recorded stays
+        app.worker(lease_seconds=30).drain()  # its next holder
+        assert handle.result(timeout=5) == 2
+        assert runs == {"first": 1, "second": 1}
+
+
+@pytest.mark.sqlite_only
+def test_an_invocation_longer_than_its_lease_goes_on_while_the_worker_renews_it(
+    db_path: Path, clock: ManualClock,
+) -> None:
+    # The counterpart of the test above: renewals move the invocation's lease on, so a step
+    # that outlasts the first lease (but not the renewed ones) is not stopped.
+    with App(db_path, clock=clock) as app:
+        def expiry(execution_id: str) -> float:
+            execution = app.store.get_execution(execution_id)
+            assert execution is not None and execution.lease_expires_at is not None
+            return execution.lease_expires_at
+
+        def long_body(execution_id: str) -> str:
+            for _ in range(2):  # 40 s in all, past the first lease of 30 s
+                before = expiry(execution_id)
+                clock.advance(20)
+                wait_until(lambda before=before: expiry(execution_id) > before,
+                           what="the lease renewed")
+            return "done"
+
+        @app.function
+        def long(ctx: DurableContext) -> str:
+            ctx.step(long_body, ctx.execution_id, name="long")
+            return ctx.step(lambda: "after", name="after")
+
+        with app.run_worker(lease_seconds=30):
+            handle = app.start(long)
+            assert handle.result(timeout=30) == "after"
+        assert [op.name for op in handle.operations()] == ["long", "after"]
+
+
 class _CountingStore(SQLiteStore):
     """The real SQLite store, counting the reads of single executions."""
 

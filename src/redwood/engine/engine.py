@@ -296,6 +296,13 @@ class Engine:
             return not invocation.ending
         return execution_id in self._coming
 
+    def leases_renewed(self, leases: dict[str, int], expires: float) -> None:
+        """The worker renewed these leases (execution id: token) until ``expires``."""
+        for execution_id, token in leases.items():
+            invocation = self._live.get(execution_id)
+            if invocation is not None and invocation.lease_token == token:
+                invocation.lease_expires_at = expires
+
     def not_coming(self, execution_id: str) -> None:
         """The worker dropped an execution handed to it without running it (it stopped)."""
         self._coming.discard(execution_id)

@@ -35,6 +35,9 @@ class Invocation:
         self.execution: Execution = claim.execution
         self.execution_id = claim.execution.id
         self.lease_token = claim.lease_token
+        # Until when this invocation may act: the claim's expiry, moved on by the worker's
+        # renewals (Engine.leases_renewed).
+        self.lease_expires_at = claim.execution.lease_expires_at
         self.operations: dict[str, Operation] = {op.id: op for op in claim.operations}
         self.handback = False
         # Set when the final commit (the release or the ending) begins: a renewal that finds the
@@ -133,6 +136,7 @@ class Invocation:
         with self._lock:
             now, changed, write = self._begin(token, updates)
             result = self._commit(write)
+            self._check_lease()
             return self._end(now, changed, write, result)
 
     def submit_checkpoint(
@@ -154,10 +158,33 @@ class Invocation:
                 result.set_exception(error)
                 return
             with self._lock:
+                try:
+                    self._check_lease()
+                except LeaseLost as lost:
+                    result.set_exception(lost)
+                    return
                 result.set_result(self._end(now, changed, write, done.result()))
 
         committed.add_done_callback(settle)
         return result
+
+    def _check_lease(self) -> None:
+        """After a checkpoint's commit returned, right before the code that waited for it goes
+        on (a step body, maybe): the lease must still hold. A commit can return long after it
+        was sent (the database restarting meanwhile); the store fenced it at the time it was
+        made, but once the lease has expired another worker may claim the execution at any
+        moment and run that same next step. Stop instead; nothing more is written."""
+        expires = self.lease_expires_at
+        now = self._clock.now()
+        if expires is not None and now >= expires:
+            self._failed = LeaseLost(
+                f'Execution "{self.execution_id}": its lease expired at {expires}, before the '
+                f"checkpoint committed at {now} could go on (the worker's renewals failed or "
+                "came late). The invocation stops; the execution's next holder carries it on "
+                "from what is recorded.",
+                execution_id=self.execution_id, lease_token=self.lease_token,
+            )
+            raise self._failed
 
     def _begin(
         self, token: int, updates: Sequence[OperationUpdate]

@@ -255,6 +255,8 @@ class Worker:
         leases = dict(self._leases)
         if leases:
             lost = self.engine.store.renew_leases(self.worker_id, leases, now, self.lease_seconds)
+            self.engine.leases_renewed({execution_id: token for execution_id, token in leases.items()
+                                        if execution_id not in lost}, now + self.lease_seconds)
             # An invocation that has just ended released its lease before leaving the table.
             for execution_id in lost & self._leases.keys():
                 if self.engine.is_running(execution_id):

@@ -10,13 +10,13 @@ into the dialect's).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from redwood.errors import LeaseLost, UnknownExecution, ValidationError
 from redwood.model import Execution, ExecutionFilter, LiveWorker
-from redwood.store.base import NewExecution
+from redwood.store.base import JournalWrite, NewExecution
 from redwood.store.rows import (
     EXECUTION_COLUMNS,
     HISTORY_COLUMNS,
@@ -215,18 +215,24 @@ def count_by_status_sql(where: ExecutionFilter, dialect: Dialect) -> tuple[str, 
     return sql + " GROUP BY status", params
 
 
-def lease_lost(execution_id: str, token: int, current: tuple[int, str] | None) -> LeaseLost:
-    """The refusal of a write under a stale lease token; ``current`` is (token, status) now."""
+def lease_lost(write: JournalWrite, current: Sequence[Any] | None) -> LeaseLost:
+    """The refusal of a write under a stale or expired lease; ``current`` is the execution's
+    (lease token, status, lease expiry) now."""
+    token = write.lease_token
     if current is None:
         reason = "the execution does not exist"
     elif current[1] != "RUNNING":
         reason = f"the execution is already {current[1]}"
-    else:
+    elif current[0] != token:
         reason = f"another worker holds it now (lease token {current[0]})"
+    else:
+        # Renewals failed or came too late (a database restart, a long pause): once expired,
+        # the execution may be claimed by any worker at any moment.
+        reason = f"the lease expired at {current[2]}, before this write at {write.now}"
     return LeaseLost(
-        f'Execution "{execution_id}": write refused under lease token {token}: {reason}. '
-        "The invocation stops; the current holder carries the execution on.",
-        execution_id=execution_id, lease_token=token,
+        f'Execution "{write.execution_id}": write refused under lease token {token}: {reason}. '
+        "The invocation stops; the execution's next holder carries it on from what is recorded.",
+        execution_id=write.execution_id, lease_token=token,
     )
 
 

@@ -22,7 +22,7 @@ NEXT_READY_AT = Statement("next_ready_at", common.NEXT_READY_AT)
 LIVE_WORKERS = POSTGRES.sql(common.LIVE_WORKERS)
 HELD_LEASES = POSTGRES.sql(common.HELD_LEASES)
 
-LEASE_STATE = "SELECT lease_token, status FROM executions WHERE id = %s"
+LEASE_STATE = "SELECT lease_token, status, lease_expires_at FROM executions WHERE id = %s"
 JOURNALS = (
     f"SELECT execution_id, {OPERATION_COLUMNS} FROM operations WHERE execution_id = ANY(%s) "
     "ORDER BY seq"
@@ -66,7 +66,7 @@ RENEW = (
 _ENDED = ("ready_at = NULL, lease_owner = NULL, lease_expires_at = NULL, wake_pending = false,"
           " blocked_on = NULL")
 
-FENCE = "SELECT redwood_fence(%s, %s)"
+FENCE = "SELECT redwood_fence(%s, %s, %s)"
 LOCK_PARENT = (
     "SELECT 1 FROM executions"
     " WHERE id = (SELECT parent_execution_id FROM executions WHERE id = %s) FOR UPDATE"
@@ -146,12 +146,14 @@ EVENT_FIELDS = ("execution_id", "type", "subtype", "operation_id", "parent_id", 
                 "timestamp", "details")
 CHECKPOINTS = Statement("checkpoints", (
     "WITH leases AS MATERIALIZED ("
-    " SELECT * FROM json_to_recordset(%s::json) AS w(id text, token bigint)"
+    " SELECT * FROM json_to_recordset(%s::json) AS w(id text, token bigint, now double precision)"
     "), locked AS MATERIALIZED ("
     # Found by primary key only, whatever the statistics say: the status is checked afterwards.
     " SELECT e.id, e.status, e.cancel_requested FROM executions e"
     " WHERE e.id = ANY(ARRAY(SELECT id FROM leases))"
-    " AND (e.id, e.lease_token) IN (SELECT id, token FROM leases) ORDER BY e.id FOR UPDATE OF e"
+    # The token still holds and the lease has not expired (redwood_fence, migration 0006).
+    " AND EXISTS (SELECT 1 FROM leases l WHERE l.id = e.id AND l.token = e.lease_token"
+    " AND e.lease_expires_at > l.now) ORDER BY e.id FOR UPDATE OF e"
     "), held AS MATERIALIZED ("
     " SELECT id, cancel_requested FROM locked WHERE status = 'RUNNING'"
     "), written_operations AS ("
@@ -194,14 +196,16 @@ CHECKPOINTS = Statement("checkpoints", (
 # One execution's checkpoint alone (a group of one, as when executions run one after another):
 # the writes of CHECKPOINTS by primary key with scalar parameters, which costs the server well
 # under the grouped statement's time (measured: 0.15 ms against 0.35 ms for a step's checkpoint,
-# EXPLAIN ANALYZE). ``held`` locks the execution's row only if its token still holds (checked
+# EXPLAIN ANALYZE). ``held`` locks the execution's row only if its token still holds and its
+# lease has not expired (checked
 # again on the locked row, should a claim have changed it meanwhile); no row back means refused,
 # and nothing was written. Three shapes, so that no statement carries parts it does not use: a
 # checkpoint, one that releases the lease, one that finishes the execution.
 _ALONE = (
     "WITH held AS MATERIALIZED ("
     " SELECT id, cancel_requested FROM executions"
-    " WHERE id = %s::text AND lease_token = %s::bigint AND status = 'RUNNING' FOR UPDATE"
+    " WHERE id = %s::text AND lease_token = %s::bigint AND status = 'RUNNING'"
+    " AND lease_expires_at > %s::double precision FOR UPDATE"
     "), written_operations AS ("
     f" {common.INSERT_OPERATIONS}"
     " SELECT held.id, o.id, o.parent_id, o.type, o.subtype, o.name, o.status, o.attempt,"

@@ -262,8 +262,7 @@ class PostgresStore:
     def _refused(self, write: JournalWrite) -> BaseException:
         current = self._read(
             lambda c: c.execute(sql.LEASE_STATE, (write.execution_id,)).fetchone())
-        return lease_lost(write.execution_id, write.lease_token,
-                          None if current is None else (current[0], current[1]))
+        return lease_lost(write, current)
 
     def request_cancel(self, execution_id: str, now: float) -> Execution:
         return self._write(lambda c: _request_cancel(c, execution_id, now))
@@ -488,7 +487,7 @@ def _groupable(write: JournalWrite) -> bool:
 def _checkpoint_params(writes: list[JournalWrite]) -> tuple[str, ...]:
     """The JSON documents of sql.CHECKPOINTS: the leases, the operation rows, the history rows
     (each row numbered, so it is written in the order given), the endings and the releases."""
-    leases = [{"id": w.execution_id, "token": w.lease_token} for w in writes]
+    leases = [{"id": w.execution_id, "token": w.lease_token, "now": w.now} for w in writes]
     operations = [operation_params(w.execution_id, op) for w in writes for op in w.operations]
     events = [params for w in writes for params in event_params(w.execution_id, w.now, w.events)]
     endings = [{"id": w.execution_id, "status": w.outcome.status.value,
@@ -508,7 +507,8 @@ def _alone(write: JournalWrite) -> tuple[wire.Statement, tuple[Any, ...]]:
     events = [{"type": event.type, "subtype": event.subtype, "operation_id": event.operation_id,
                "parent_id": event.parent_id, "name": event.name,
                "details": details_text(event.details)} for event in write.events]
-    common = (write.execution_id, write.lease_token, _json(operations), write.now, _json(events))
+    common = (write.execution_id, write.lease_token, write.now, _json(operations), write.now,
+              _json(events))
     outcome = write.outcome
     if outcome is not None:
         return sql.FINISH_ALONE, (*common, outcome.status.value, outcome.result,
@@ -530,7 +530,8 @@ def _commit(connection: Connection, write: JournalWrite) -> CommitResult:
             if write.outcome is not None:
                 # The ending flows up to the parent: lock it first, as everyone does (tree.py).
                 connection.execute(sql.LOCK_PARENT, (write.execution_id,))
-            fence = connection.execute(sql.FENCE, (write.execution_id, write.lease_token))
+            fence = connection.execute(sql.FENCE, (write.execution_id, write.lease_token,
+                                                   write.now))
             if write.consumed_events:
                 outside.consume_events(tx, write)
             cursor = connection.cursor()
@@ -555,8 +556,7 @@ def _commit(connection: Connection, write: JournalWrite) -> CommitResult:
         if error.sqlstate != sql.STALE_LEASE:
             raise
         current = connection.execute(sql.LEASE_STATE, (write.execution_id,)).fetchone()
-        raise lease_lost(write.execution_id, write.lease_token,
-                         None if current is None else (current[0], current[1])) from None
+        raise lease_lost(write, current) from None
     row = fence.fetchone()
     return CommitResult(cancel_requested=bool(row and row[0]))
 

@@ -81,8 +81,9 @@ END_EXECUTION = (
 
 
 def fence(count: int) -> str:
-    """The read that fences ``count`` executions' checkpoints: lease token, status, cancel."""
-    return ("SELECT id, lease_token, status, cancel_requested FROM executions "
+    """The read that fences ``count`` executions' checkpoints: lease token, status, cancel,
+    lease expiry."""
+    return ("SELECT id, lease_token, status, cancel_requested, lease_expires_at FROM executions "
             f"WHERE id IN ({', '.join('?' * count)})")
 
 
@@ -393,9 +394,11 @@ def _commit_journals(connection: sqlite3.Connection, requests: list[Request]) ->
         write = request.journal
         assert write is not None
         row = current.get(write.execution_id)
-        if row is None or row[1] != write.lease_token or row[2] != "RUNNING":
-            request.error = lease_lost(write.execution_id, write.lease_token,
-                                       None if row is None else (row[1], row[2]))
+        # A lease ends at its expiry, claimed by another worker yet or not: a holder whose
+        # renewals failed must not record results (and run its next step) after that.
+        if row is None or row[1] != write.lease_token or row[2] != "RUNNING" \
+                or row[4] is None or row[4] <= write.now:
+            request.error = lease_lost(write, None if row is None else (row[1], row[2], row[4]))
             continue
         if write.consumed_events and not _consume_isolated(connection, request, write):
             continue
