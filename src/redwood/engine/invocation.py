@@ -136,7 +136,6 @@ class Invocation:
         with self._lock:
             now, changed, write = self._begin(token, updates)
             result = self._commit(write)
-            self._check_lease()
             return self._end(now, changed, write, result)
 
     def submit_checkpoint(
@@ -159,11 +158,11 @@ class Invocation:
                 return
             with self._lock:
                 try:
-                    self._check_lease()
+                    checkpoint = self._end(now, changed, write, done.result())
                 except LeaseLost as lost:
                     result.set_exception(lost)
                     return
-                result.set_result(self._end(now, changed, write, done.result()))
+                result.set_result(checkpoint)
 
         committed.add_done_callback(settle)
         return result
@@ -207,6 +206,7 @@ class Invocation:
         if write.start_children and self._tree is not None:
             self._tree.started()
         self._cancel_requested = self._cancel_requested or result.cancel_requested
+        self._check_lease()
         # Past its timeout, the execution stops at its next operation like a cancelled one;
         # finish() then records it as TIMED_OUT.
         stop = result.cancel_requested or timed_out(self.execution, now)

@@ -167,9 +167,11 @@ class Worker:
         future.add_done_callback(lambda done: self._done(claim, done))
 
     def _done(self, claim: Claim, future: Future[Any]) -> None:
-        if future.cancelled():
+        if future.cancelled():  # dropped before it ran (the worker stopped)
             self.engine.not_coming(claim.execution.id)
-        error = future.exception() if not future.cancelled() else None
+            error = None
+        else:
+            error = future.exception()
         if isinstance(error, LeaseLost):
             _logger.warning("%s", error)
         elif error is not None:
