@@ -24,11 +24,10 @@ Writes benchmarks/results/bound.json and bound.md (or into --out).
 from __future__ import annotations
 
 import argparse
-import datetime
 import os
 import platform
+import shlex
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
@@ -193,21 +192,6 @@ def figures(durability: str, data: dict[str, dict[str, Any]]) -> list[Figure]:
     return result
 
 
-def meta(plan: BoundPlan, argv: list[str]) -> dict[str, Any]:
-    """Where and how this run happened."""
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                            text=True, cwd=ROOT).stdout.strip() or "unknown"
-    return {"plan": plan.name, "started": datetime.datetime.now().isoformat(timespec="seconds"),
-            "commit": commit, "cpus": os.cpu_count(), "python": platform.python_version(),
-            "sqlite": sqlite3.sqlite_version, "machine": platform.machine(),
-            "load_before": _load(), "load_after": None,
-            "command": " ".join(["python -m benchmarks.bound", *argv])}
-
-
-def _load() -> str:
-    return " ".join(f"{x:.2f}" for x in os.getloadavg())
-
-
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = argparse.ArgumentParser(prog="python -m benchmarks.bound", description=__doc__,
@@ -220,7 +204,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="where bound.json/.md go")
     args = parser.parse_args(argv)
     plan = PLANS["tiny" if args.tiny else "quick" if args.quick else "full"]
-    info = meta(plan, argv)
+    info = report.meta(plan.name, shlex.join(["python", "-m", "benchmarks.bound", *argv]),
+                       cpus=os.cpu_count(), python=platform.python_version(),
+                       sqlite=sqlite3.sqlite_version)
     measured: list[Figure] = []
     # Scratch files beside the results: the disk the repository is on, as for the standard run.
     args.out.mkdir(parents=True, exist_ok=True)
@@ -231,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
             for figure in figures(durability, measure(durability, plan, Path(scratch))):
                 print(report.console_line(figure), flush=True)
                 measured.append(figure)
-    info["load_after"] = _load()
+    report.finish(info)
     notes = ["The bound: the transactions Redwood's SQLite store commits for one W1 execution "
              "(start, 9 checkpoints, the ending) and the result read, sent from one thread "
              "with the store's own statements and pragmas, with no engine around them."]

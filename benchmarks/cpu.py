@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks import drive, pg_common
+from benchmarks import drive, report
 from benchmarks.functions import STEPS, Functions
 from benchmarks.registry import ROOT
 from redwood import App
@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
                           TINY if args.tiny else CpuPlan())
     record = {"label": args.label, "flavour": args.flavour, "durability": args.durability,
               "store": "postgresql" if database.startswith("postgresql") else "sqlite",
-              "load": pg_common.load(), **figures}
+              "load": report.load(), **figures}
     print(json.dumps(record))
     args.out.mkdir(parents=True, exist_ok=True)
     with (args.out / "cpu.jsonl").open("a") as results:

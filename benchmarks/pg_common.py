@@ -3,12 +3,10 @@ backends and of the machine, and where results go."""
 
 from __future__ import annotations
 
-import datetime
 import json
 import os
 import platform
 import shlex
-import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -19,6 +17,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg import sql
+
+from benchmarks import report
 
 SERVER = os.environ.get("REDWOOD_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
 RESULTS = Path(__file__).parent / "results"
@@ -168,11 +168,6 @@ def machine_cpu_seconds() -> tuple[float, float]:
     return (total - idle) / ticks, total / ticks
 
 
-def load() -> str:
-    """The load averages (1, 5, 15 minutes)."""
-    return " ".join(f"{x:.2f}" for x in os.getloadavg())
-
-
 def machine(server: str = SERVER) -> dict[str, Any]:
     """Where the figures were measured."""
     with psycopg.connect(f"{server}/postgres") as admin:
@@ -191,18 +186,14 @@ def server_started(server: str = SERVER) -> str:
 
 def meta(plan: str, command: list[str], server: str = SERVER) -> dict[str, Any]:
     """Where and how a run happened, for ``report.write`` (``finish`` fills in the end)."""
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                            text=True, cwd=Path(__file__).parent).stdout.strip() or "unknown"
-    return {"plan": plan, "started": datetime.datetime.now().isoformat(timespec="seconds"),
-            "commit": commit, **machine(server), "machine": platform.machine(),
-            "load_before": load(), "load_after": None, "command": shlex.join(command),
+    return {**report.meta(plan, shlex.join(command), **machine(server)),
             "server_started": server_started(server)}
 
 
 def finish(info: dict[str, Any], server: str = SERVER) -> None:
     """Fill in the end of a run: the load after it, and when the server last started (each
     measurement was taken again if it restarted meanwhile: ``redo_after_restart``)."""
-    info["load_after"] = load()
+    report.finish(info)
     info["server_started_after"] = server_started(server)
 
 

@@ -2,12 +2,36 @@
 
 from __future__ import annotations
 
+import datetime
 import json
+import os
+import platform
+import subprocess
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from benchmarks.model import Figure
+
+
+def load() -> str:
+    """The load averages (1, 5, 15 minutes)."""
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def meta(plan: str, command: str, **machine: Any) -> dict[str, Any]:
+    """Where and how a run happened, for ``write`` (``finish`` fills in the end); ``machine``
+    adds what the run measured on (CPUs, versions)."""
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                            text=True, cwd=Path(__file__).parent).stdout.strip() or "unknown"
+    return {"plan": plan, "started": datetime.datetime.now().isoformat(timespec="seconds"),
+            "commit": commit, **machine, "machine": platform.machine(),
+            "load_before": load(), "load_after": None, "command": command}
+
+
+def finish(info: dict[str, Any]) -> None:
+    """Fill in the end of a run: the load after it."""
+    info["load_after"] = load()
 
 
 def _number(value: float) -> str:

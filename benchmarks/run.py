@@ -8,14 +8,12 @@ Writes benchmarks/results/latest.json and latest.md (or into --out).
 from __future__ import annotations
 
 import argparse
-import datetime
 import importlib.util
 import os
 import platform
 import shlex
 import shutil
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import traceback
@@ -130,19 +128,9 @@ def _run_one(item: Workload, bench: Bench, figures: list[Figure], notes: list[st
 
 def meta(args: argparse.Namespace, plan: Plan) -> dict[str, Any]:
     """Where and how this run happened."""
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                            text=True, cwd=Path(__file__).parent).stdout.strip() or "unknown"
-    return {
-        "plan": plan.name, "started": datetime.datetime.now().isoformat(timespec="seconds"),
-        "commit": commit, "cpus": os.cpu_count(), "python": platform.python_version(),
-        "sqlite": sqlite3.sqlite_version, "machine": platform.machine(),
-        "load_before": _load(), "load_after": None,
-        "command": "python -m benchmarks.run " + shlex.join(args.argv),
-    }
-
-
-def _load() -> str:
-    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+    return report.meta(plan.name, "python -m benchmarks.run " + shlex.join(args.argv),
+                       cpus=os.cpu_count(), python=platform.python_version(),
+                       sqlite=sqlite3.sqlite_version)
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -199,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
         for backend in ("sqlite", "postgresql"):
             if backend not in covered:
                 figures += run_peers_only(plan, backend, chosen, notes, out, args.database)
-    info["load_after"] = _load()
+    report.finish(info)
     rows = report.ratios(figures, "redwood", "dbos")
     json_path, md_path = report.write(out, info, figures, rows, notes)
     for row in rows:
