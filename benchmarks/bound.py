@@ -90,7 +90,7 @@ class Statements:
         w.execute(CREATE_EXECUTION, (eid, "ten_steps", "0", now, now + 30, "bound", now + 30, 1,
                                      None, None, None, 1)).fetchone()
         w.execute(INSERT_EVENT, (eid, "ExecutionStarted", None, None, None, "ten_steps", now,
-                                 '{"input":"0","function":"ten_steps"}'))
+                                 '{"input":"0","function":"ten_steps"}', None))
         w.execute("COMMIT")
         for step in range(1, STEPS + 1):
             w.execute("BEGIN IMMEDIATE")
@@ -99,14 +99,14 @@ class Statements:
             w.executemany(UPSERT_OPERATION, [(eid, op, None, "STEP", None, "bump", "SUCCEEDED",
                                               1, op, None, None, now, now, None)])
             events = [(eid, "StepStarted", None, op, None, "bump", now,
-                       f'{{"attempt":1,"started_at":{now}}}'),
-                      (eid, "StepSucceeded", None, op, None, "bump", now,
-                       f'{{"result":"{op}","attempt":1}}')]
+                       f'{{"attempt":1,"started_at":{now}}}', None),
+                      (eid, "StepSucceeded", None, op, None, "bump", now, '{"attempt":1}',
+                       "operation")]
             if step == STEPS:
                 events += [(eid, "InvocationCompleted", None, None, None, None, now,
-                            '{"ending":"SUCCEEDED","invocation":1}'),
-                           (eid, "ExecutionSucceeded", None, None, None, None, now,
-                            '{"result":"10"}')]
+                            '{"ending":"SUCCEEDED","invocation":1}', None),
+                           (eid, "ExecutionSucceeded", None, None, None, None, now, None,
+                            "execution")]
             w.executemany(INSERT_EVENT, events)
             if step == STEPS:
                 w.executemany(END_EXECUTION, [("SUCCEEDED", "10", None, now, eid)])

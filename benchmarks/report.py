@@ -19,13 +19,17 @@ def load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
+def commit() -> str:
+    """The checked-out commit the run measures (short hash)."""
+    return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                          text=True, cwd=Path(__file__).parent).stdout.strip() or "unknown"
+
+
 def meta(plan: str, command: str, **machine: Any) -> dict[str, Any]:
     """Where and how a run happened, for ``write`` (``finish`` fills in the end); ``machine``
     adds what the run measured on (CPUs, versions)."""
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                            text=True, cwd=Path(__file__).parent).stdout.strip() or "unknown"
     return {"plan": plan, "started": datetime.datetime.now().isoformat(timespec="seconds"),
-            "commit": commit, **machine, "machine": platform.machine(),
+            "commit": commit(), **machine, "machine": platform.machine(),
             "load_before": load(), "load_after": None, "command": command}
 
 

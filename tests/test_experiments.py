@@ -7,7 +7,7 @@ import csv
 import json
 from pathlib import Path
 
-from benchmarks import bound, cpu
+from benchmarks import bound, cpu, payloads
 from benchmarks import run as bench_run
 from experiments import study
 from experiments.runs import COLUMNS
@@ -103,3 +103,13 @@ def test_bound_benchmark_sends_w1_statements_beside_redwood(tmp_path: Path) -> N
         assert ("redwood", f"median latency / bound ({durability})") in measured
     assert all(f["value"] > 0 for f in figures)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bound.json", "bound.md"]  # no scratch
+
+
+def test_payloads_benchmark_measures_both_sizes_and_the_stored_bytes(tmp_path: Path) -> None:
+    assert payloads.main(["--tiny", "--out", str(tmp_path), "--label", "smoke"]) == 0
+    [line] = (tmp_path / "payloads.jsonl").read_text().splitlines()
+    record = json.loads(line)
+    assert record["label"] == "smoke"
+    # Ten results of ~120 KB each (quotes escaped) in the journal; none of them in the history.
+    assert record["large"]["journal_kib"] > 10 * 100 > record["large"]["history_kib"]
+    assert record["large/small"]["median_ms"] > 0

@@ -14,7 +14,7 @@ import pytest
 from conftest import wait_until
 from redwood import App, DurableContext, ExecutionStatus, ManualClock, RetryPolicy
 from redwood.errors import LeaseLost
-from redwood.model import Operation
+from redwood.model import RESULT_FROM_EXECUTION, RESULT_FROM_OPERATION, NewEvent, Operation
 from redwood.store.base import JournalWrite, NewExecution, Outcome
 from redwood.store.postgres import PostgresStore
 from redwood.types import OperationStatus, OperationType
@@ -236,6 +236,9 @@ def test_checkpoints_queued_behind_a_slow_one_go_together_in_the_next_statement(
                                                       release=True, ready_at=60.0)),
             "end": store.submit_commit(JournalWrite(
                 "end", tokens["end"], 3.0, operations=(step,), alone=True,
+                events=(NewEvent(type="StepSucceeded", operation_id="1",
+                                 result_from=RESULT_FROM_OPERATION),
+                        NewEvent(type="ExecutionSucceeded", result_from=RESULT_FROM_EXECUTION)),
                 outcome=Outcome(ExecutionStatus.SUCCEEDED, result='"r"'))),
         }
         blocker.rollback()
@@ -251,6 +254,8 @@ def test_checkpoints_queued_behind_a_slow_one_go_together_in_the_next_statement(
         sleeping, ended = store.get_execution("sleep"), store.get_execution("end")
         assert sleeping is not None and sleeping.ready_at == 60.0 and sleeping.lease_owner is None
         assert ended is not None and ended.status is ExecutionStatus.SUCCEEDED
+        # The grouped statement keeps where each event's result is (its rows hold it once).
+        assert [e.details for e in store.history("end")[1:]] == [{"result": "1"}, {"result": '"r"'}]
 
 
 def test_an_execution_this_store_finished_reads_back_as_committed_without_a_query(

@@ -5,8 +5,11 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import sqlite3
+from contextlib import closing
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pydantic
@@ -182,3 +185,26 @@ def test_callable_objects_and_partials_get_their_typed_input(any_app: App) -> No
     any_app.worker().drain()
     assert first.result(timeout=5) == _total(CART)
     assert second.result(timeout=5) == dataclasses.replace(_total(CART), total=2.75)
+
+
+def test_a_large_step_result_is_written_once_and_the_history_still_shows_it(
+    app: App, db_path: Path
+) -> None:
+    # The journal holds a step's result; its StepSucceeded event refers to it rather than
+    # holding a second copy (on SQLite as on PostgreSQL: see the store contract tests).
+    text = 'say "hi" ' * 20_000
+
+    @app.function
+    def big(ctx: DurableContext) -> int:
+        return len(ctx.step(lambda: text, name="make"))
+
+    handle = app.start(big)
+    app.worker().drain()
+    assert handle.result(timeout=5) == len(text)
+    [succeeded] = [e for e in handle.history() if e.type == "StepSucceeded"]
+    assert json.loads(succeeded.details["result"]) == text
+    assert succeeded.details["attempt"] == 1
+    with closing(sqlite3.connect(db_path)) as raw:
+        [(history_bytes,)] = raw.execute("SELECT sum(length(details)) FROM history")
+        [(journal_bytes,)] = raw.execute("SELECT sum(length(result)) FROM operations")
+    assert journal_bytes > len(text) > 100 * history_bytes

@@ -11,7 +11,14 @@ import pytest
 
 from conftest import wait_until
 from redwood.errors import LeaseLost, UnknownExecution
-from redwood.model import ErrorRecord, ExecutionFilter, NewEvent, Operation
+from redwood.model import (
+    RESULT_FROM_EXECUTION,
+    RESULT_FROM_OPERATION,
+    ErrorRecord,
+    ExecutionFilter,
+    NewEvent,
+    Operation,
+)
 from redwood.store.base import JournalWrite, NewExecution, Outcome, Store
 from redwood.store.migrations import latest_version
 from redwood.store.postgres import PostgresStore
@@ -392,6 +399,27 @@ def test_history_is_in_commit_order_and_pages_by_id(store: Store) -> None:
     assert events[1].details == {"result": '"ok"'} and events[1].name == "step-1"
     assert store.history("a", after_id=events[1].id, limit=1) == [events[2]]
     assert [e.type for e in store.history("b")] == ["ExecutionStarted"]
+
+
+def test_an_event_shows_the_result_its_operation_or_execution_row_holds(store: Store) -> None:
+    # A result is kept once: an event that refers to its row (result_from) shows it on every
+    # history read, where it is put first as when it was held in the details.
+    big = '"' + "x" * 100_000 + '"'
+    store.create_execution(new("a"))
+    token = claim_one(store)
+    store.commit(JournalWrite(
+        "a", token, NOW + 1, operations=(step("1", result=big),), alone=True,
+        events=(NewEvent(type="StepSucceeded", operation_id="1", name="step-1",
+                         details={"attempt": 1}, result_from=RESULT_FROM_OPERATION),
+                NewEvent(type="ExecutionSucceeded", result_from=RESULT_FROM_EXECUTION)),
+        outcome=Outcome(ExecutionStatus.SUCCEEDED, result='"done"')))
+    started, step_succeeded, execution_succeeded = store.history("a")
+    assert step_succeeded.details == {"result": big, "attempt": 1}
+    assert list(step_succeeded.details) == ["result", "attempt"]
+    assert execution_succeeded.details == {"result": '"done"'}
+    assert "result" not in started.details
+    assert store.operation_history("a", ["1"]) == [step_succeeded]
+    assert store.latest_event("a", "ExecutionSucceeded") == execution_succeeded
 
 
 def test_next_ready_at_is_the_earliest_claimable_moment(store: Store) -> None:

@@ -125,7 +125,10 @@ class HistoryEvent:
 
 @record
 class NewEvent:
-    """A history event before the store has given it an id."""
+    """A history event before the store has given it an id. ``result_from`` names the row
+    whose recorded result the event shows (``RESULT_FROM_OPERATION`` or
+    ``RESULT_FROM_EXECUTION``): the store keeps that result once, and history reads put it back
+    into the details as ``result``."""
 
     type: str
     subtype: str | None = None
@@ -133,6 +136,13 @@ class NewEvent:
     parent_id: str | None = None
     name: str | None = None
     details: dict[str, Any] | None = None
+    result_from: str | None = None
+
+
+# A result is recorded once, on its operation (or execution) row; an event that shows it refers
+# to that row instead of holding a second copy (a large result would be written twice).
+RESULT_FROM_OPERATION = "operation"
+RESULT_FROM_EXECUTION = "execution"
 
 
 @record

@@ -13,7 +13,15 @@ from redwood.engine import blocked, transitions
 from redwood.engine.inbox import Inbox
 from redwood.engine.tree import Tree, earliest, end_operations, timed_out, timeout_error
 from redwood.errors import LeaseLost
-from redwood.model import Claim, ErrorRecord, Execution, NewEvent, Operation, OperationUpdate
+from redwood.model import (
+    RESULT_FROM_EXECUTION,
+    Claim,
+    ErrorRecord,
+    Execution,
+    NewEvent,
+    Operation,
+    OperationUpdate,
+)
 from redwood.sdk.run import Ending, InvocationOutcome
 from redwood.sdk.seam import CheckpointResult
 from redwood.store.base import CommitResult, JournalWrite, NewExecution, Outcome, Store
@@ -269,11 +277,12 @@ class Invocation:
                     ExecutionStatus.RUNNING)
         event, status = _EXECUTION_EVENT[ending]
         details: dict[str, object] = {}
+        result_from = None
         if error is not None:
             details["error"] = error.to_json()
         elif outcome.result is not None:
-            details["result"] = outcome.result
-        self._events.append(NewEvent(type=event, details=details))
+            result_from = RESULT_FROM_EXECUTION  # written to the execution's row below
+        self._events.append(NewEvent(type=event, details=details, result_from=result_from))
         return self._write(now, outcome=Outcome(status, result=outcome.result, error=error),
                            alone=self._alone()), status
 

@@ -11,7 +11,14 @@ from dataclasses import replace
 from typing import Any
 
 from redwood.errors import CallbackHeartbeatTimedOut, CallbackTimedOut, EventTimedOut
-from redwood.model import ErrorRecord, InboxEvent, NewEvent, Operation, OperationUpdate
+from redwood.model import (
+    RESULT_FROM_OPERATION,
+    ErrorRecord,
+    InboxEvent,
+    NewEvent,
+    Operation,
+    OperationUpdate,
+)
 from redwood.names import new_callback_id
 from redwood.types import WAIT_FOR_EVENT, OperationAction, OperationStatus, OperationType
 
@@ -106,7 +113,7 @@ def _events(
             details["scheduled_end"] = op.due_at
             details["duration"] = update.delay
     elif action is OperationAction.SUCCEED:
-        details = {"result": op.result, "attempt": op.attempt}
+        details = {"attempt": op.attempt}  # the result: from the operation (RESULT_FROM_*)
     elif action in (OperationAction.FAIL, OperationAction.RETRY):
         details = {"error": op.error.to_json() if op.error else None, "attempt": op.attempt}
         if action is OperationAction.RETRY:
@@ -115,13 +122,23 @@ def _events(
                 details["result"] = update.payload
     if update.details:
         details.update({k: v for k, v in update.details.items() if k != "attempt_started_at"})
-    events.append(_event(op, _VERB[action], details))
+    if action is OperationAction.SUCCEED:
+        events.append(_succeeded(op, details))
+    else:
+        events.append(_event(op, _VERB[action], details))
     return events
 
 
 def _event(op: Operation, verb: str, details: dict[str, Any]) -> NewEvent:
     return NewEvent(type=event_type(op.type, verb), subtype=op.subtype, operation_id=op.id,
                     parent_id=op.parent_id, name=op.name, details=details)
+
+
+def _succeeded(done: Operation, details: dict[str, Any]) -> NewEvent:
+    """The event of an operation that succeeded: it shows the result its row holds."""
+    return NewEvent(type=event_type(done.type, "Succeeded"), subtype=done.subtype,
+                    operation_id=done.id, parent_id=done.parent_id, name=done.name,
+                    details=details, result_from=RESULT_FROM_OPERATION)
 
 
 def resolve_due(op: Operation, now: float) -> tuple[Operation, list[NewEvent]] | None:
@@ -196,8 +213,7 @@ def deliver_event(op: Operation, event: InboxEvent, now: float) -> tuple[Operati
     details = {**op.details, "event_id": event.id, "sent_at": event.sent_at}
     done = replace(op, status=OperationStatus.SUCCEEDED, result=event.payload, ended_at=now,
                    due_at=None, details=details)
-    return done, [_event(done, "Succeeded", {"result": event.payload, "event_id": event.id,
-                                             "sent_at": event.sent_at})]
+    return done, [_succeeded(done, {"event_id": event.id, "sent_at": event.sent_at})]
 
 
 def complete_callback(
@@ -207,7 +223,7 @@ def complete_callback(
     if error is None:
         done = replace(op, status=OperationStatus.SUCCEEDED, result=result, ended_at=now,
                        due_at=None)
-        return done, [_event(done, "Succeeded", {"result": result})]
+        return done, [_succeeded(done, {})]
     failed = replace(op, status=OperationStatus.FAILED, error=error, ended_at=now, due_at=None)
     return failed, [_event(failed, "Failed", {"error": error.to_json()})]
 

@@ -20,6 +20,7 @@ from redwood.store.base import JournalWrite, NewExecution
 from redwood.store.rows import (
     EXECUTION_COLUMNS,
     HISTORY_COLUMNS,
+    HISTORY_FROM,
     OPERATION_COLUMNS,
     execution_from_row,
 )
@@ -133,18 +134,19 @@ OPERATION_CONFLICT = (
 )
 INSERT_EVENTS = (
     "INSERT INTO history (execution_id, type, subtype, operation_id, parent_id, name, timestamp, "
-    "details)"
+    "details, result_from)"
 )
 UPSERT_OPERATION = (
     f"{INSERT_OPERATIONS} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) {OPERATION_CONFLICT}"
 )
-INSERT_EVENT = f"{INSERT_EVENTS} VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+INSERT_EVENT = f"{INSERT_EVENTS} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 HISTORY = (
-    f"SELECT {HISTORY_COLUMNS} FROM history WHERE execution_id = ? AND id > ? ORDER BY id LIMIT ?"
+    f"SELECT {HISTORY_COLUMNS} FROM {HISTORY_FROM} WHERE h.execution_id = ? AND h.id > ? "
+    "ORDER BY h.id LIMIT ?"
 )
 LATEST_EVENT = (
-    f"SELECT {HISTORY_COLUMNS} FROM history WHERE execution_id = ? AND type = ? "
-    "ORDER BY id DESC LIMIT 1"
+    f"SELECT {HISTORY_COLUMNS} FROM {HISTORY_FROM} WHERE h.execution_id = ? AND h.type = ? "
+    "ORDER BY h.id DESC LIMIT 1"
 )
 INBOX = (
     "SELECT id, execution_id, name, payload, sent_at FROM inbox "

@@ -6,7 +6,7 @@ from __future__ import annotations
 from redwood.store import common
 from redwood.store.common import CHANNEL, FINISHED_CHANNEL, POSTGRES
 from redwood.store.pg_wire import Statement
-from redwood.store.rows import EXECUTION_COLUMNS, HISTORY_COLUMNS, OPERATION_COLUMNS
+from redwood.store.rows import EXECUTION_COLUMNS, HISTORY_COLUMNS, HISTORY_FROM, OPERATION_COLUMNS
 
 # The SQLSTATE redwood_fence raises for a stale lease token (see sql/postgres/0001_initial.sql).
 STALE_LEASE = "RW001"
@@ -28,8 +28,8 @@ JOURNALS = (
     "ORDER BY seq"
 )
 OPERATION_HISTORY = (
-    f"SELECT {HISTORY_COLUMNS} FROM history WHERE execution_id = %s AND operation_id = ANY(%s) "
-    "ORDER BY id"
+    f"SELECT {HISTORY_COLUMNS} FROM {HISTORY_FROM} WHERE h.execution_id = %s "
+    "AND h.operation_id = ANY(%s) ORDER BY h.id"
 )
 
 _CREATE = (
@@ -143,7 +143,7 @@ _HELD_AND_FINISHED = (
 OPERATION_FIELDS = ("execution_id", "id", "parent_id", "type", "subtype", "name", "status",
                     "attempt", "result", "error", "due_at", "started_at", "ended_at", "details")
 EVENT_FIELDS = ("execution_id", "type", "subtype", "operation_id", "parent_id", "name",
-                "timestamp", "details")
+                "timestamp", "details", "result_from")
 CHECKPOINTS = Statement("checkpoints", (
     "WITH leases AS MATERIALIZED ("
     " SELECT * FROM json_to_recordset(%s::json) AS w(id text, token bigint, now double precision)"
@@ -169,10 +169,10 @@ CHECKPOINTS = Statement("checkpoints", (
     "), written_events AS ("
     f" {common.INSERT_EVENTS}"
     " SELECT h.execution_id, h.type, h.subtype, h.operation_id, h.parent_id, h.name, h.timestamp,"
-    " h.details"
+    " h.details, h.result_from"
     " FROM json_to_recordset(%s::json) AS h(execution_id text, type text, subtype text,"
     " operation_id text, parent_id text, name text, timestamp double precision, details text,"
-    " n integer)"
+    " result_from text, n integer)"
     " WHERE h.execution_id IN (SELECT id FROM held) ORDER BY h.n"
     "), finished AS ("
     " UPDATE executions e SET status = f.status, result = f.result, error = f.error,"
@@ -220,10 +220,10 @@ _ALONE = (
     "), written_events AS ("
     f" {common.INSERT_EVENTS}"
     " SELECT held.id, h.type, h.subtype, h.operation_id, h.parent_id, h.name,"
-    " %s::double precision, h.details"
+    " %s::double precision, h.details, h.result_from"
     " FROM held, ROWS FROM (json_to_recordset(%s::json) AS (type text, subtype text,"
-    " operation_id text, parent_id text, name text, details text)) WITH ORDINALITY"
-    " AS h(type, subtype, operation_id, parent_id, name, details, n)"
+    " operation_id text, parent_id text, name text, details text, result_from text))"
+    " WITH ORDINALITY AS h(type, subtype, operation_id, parent_id, name, details, result_from, n)"
     " ORDER BY h.n"
     ")"
 )

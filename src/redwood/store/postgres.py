@@ -506,7 +506,8 @@ def _alone(write: JournalWrite) -> tuple[wire.Statement, tuple[Any, ...]]:
                            strict=True)) for op in write.operations]
     events = [{"type": event.type, "subtype": event.subtype, "operation_id": event.operation_id,
                "parent_id": event.parent_id, "name": event.name,
-               "details": details_text(event.details)} for event in write.events]
+               "details": details_text(event.details), "result_from": event.result_from}
+              for event in write.events]
     common = (write.execution_id, write.lease_token, write.now, _json(operations), write.now,
               _json(events))
     outcome = write.outcome

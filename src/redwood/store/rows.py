@@ -7,7 +7,15 @@ import json.encoder
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
-from redwood.model import ErrorRecord, Execution, HistoryEvent, NewEvent, Operation
+from redwood.model import (
+    RESULT_FROM_EXECUTION,
+    RESULT_FROM_OPERATION,
+    ErrorRecord,
+    Execution,
+    HistoryEvent,
+    NewEvent,
+    Operation,
+)
 from redwood.types import BlockedKind, ExecutionStatus, OperationStatus, OperationType
 
 EXECUTION_COLUMNS = (
@@ -19,8 +27,18 @@ OPERATION_COLUMNS = (
     "id, parent_id, type, subtype, name, status, attempt, result, error, due_at, started_at, "
     "ended_at, details"
 )
+# History rows are read through HISTORY_FROM (as ``h``): an event that shows a recorded result
+# (NewEvent.result_from) takes it from its operation's row, or its execution's.
 HISTORY_COLUMNS = (
-    "id, execution_id, type, subtype, operation_id, parent_id, name, timestamp, details"
+    "h.id, h.execution_id, h.type, h.subtype, h.operation_id, h.parent_id, h.name, h.timestamp, "
+    f"h.details, h.result_from, CASE h.result_from WHEN '{RESULT_FROM_OPERATION}' THEN o.result "
+    f"WHEN '{RESULT_FROM_EXECUTION}' THEN x.result END"
+)
+HISTORY_FROM = (
+    f"history h LEFT JOIN operations o ON h.result_from = '{RESULT_FROM_OPERATION}' "
+    "AND o.execution_id = h.execution_id AND o.id = h.operation_id "
+    f"LEFT JOIN executions x ON h.result_from = '{RESULT_FROM_EXECUTION}' "
+    "AND x.id = h.execution_id"
 )
 
 
@@ -98,13 +116,15 @@ def event_params(
     """Insert parameters for history events, in the order of the insert statements."""
     for event in events:
         yield (execution_id, event.type, event.subtype, event.operation_id, event.parent_id,
-               event.name, now, details_text(event.details))
+               event.name, now, details_text(event.details), event.result_from)
 
 
 def history_from_row(row: Sequence[Any]) -> HistoryEvent:
-    """A HistoryEvent from a row selected with HISTORY_COLUMNS."""
+    """A HistoryEvent from a row selected with HISTORY_COLUMNS (from HISTORY_FROM)."""
+    details = json.loads(row[8]) if row[8] else {}
+    if row[9] is not None:
+        details = {"result": row[10], **details}
     return HistoryEvent(
         id=row[0], execution_id=row[1], type=row[2], subtype=row[3], operation_id=row[4],
-        parent_id=row[5], name=row[6], timestamp=row[7],
-        details=json.loads(row[8]) if row[8] else {},
+        parent_id=row[5], name=row[6], timestamp=row[7], details=details,
     )

@@ -50,6 +50,7 @@ from redwood.store.migrations import pending, statements
 from redwood.store.rows import (
     EXECUTION_COLUMNS,
     HISTORY_COLUMNS,
+    HISTORY_FROM,
     details_text,
     error_text,
     event_params,
@@ -249,8 +250,8 @@ class SQLiteStore:
         for start in range(0, len(wanted), 500):
             chunk = wanted[start:start + 500]
             rows = self._reader().execute(
-                f"SELECT {HISTORY_COLUMNS} FROM history WHERE execution_id = ? "
-                f"AND operation_id IN ({', '.join('?' for _ in chunk)}) ORDER BY id",
+                f"SELECT {HISTORY_COLUMNS} FROM {HISTORY_FROM} WHERE h.execution_id = ? "
+                f"AND h.operation_id IN ({', '.join('?' for _ in chunk)}) ORDER BY h.id",
                 (execution_id, *chunk),
             ).fetchall()
             found.extend(history_from_row(row) for row in rows)
@@ -342,7 +343,7 @@ def _create_execution(connection: sqlite3.Connection, new: NewExecution) -> tupl
         return existing, False
     connection.execute(INSERT_EVENT, (new.id, "ExecutionStarted", None, None, None,
                                       new.function, new.now,
-                                      details_text(started_details(new))))
+                                      details_text(started_details(new)), None))
     return execution_from_row(row), True
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from redwood.errors import ExecutionConflict
-from redwood.model import ErrorRecord, Execution, NewEvent
+from redwood.model import RESULT_FROM_OPERATION, ErrorRecord, Execution, NewEvent
 from redwood.store.base import JournalWrite, NewExecution, Outcome
 from redwood.store.common import (
     INSERT_EVENT,
@@ -61,12 +61,13 @@ def invoke_outcome(
         error = ErrorRecord(type="redwood.Stopped",
                             message=f'child execution "{child_id}" was stopped')
     details: dict[str, object] = {"child_execution_id": child_id}
-    if status is ExecutionStatus.SUCCEEDED:
-        details["result"] = result
-    elif error is not None:
+    if status is not ExecutionStatus.SUCCEEDED and error is not None:
         details["error"] = error.to_json()
+    # A success shows the result its operation row holds (written with it, see _complete_invoke).
     event = NewEvent(type=f"ChainedInvoke{_VERB[status]}", operation_id=operation_id,
-                     parent_id=parent_id, name=name, details=details)
+                     parent_id=parent_id, name=name, details=details,
+                     result_from=RESULT_FROM_OPERATION if status is ExecutionStatus.SUCCEEDED
+                     else None)
     return InvokeOutcome(OperationStatus(status.value), result, error, event)
 
 
@@ -119,7 +120,7 @@ def stop(tx: Transaction, execution: Execution, now: float, reason: str) -> None
     if cancelled:
         details["cancelled_operations"] = sorted(cancelled)
     tx.execute(tx.dialect.sql(INSERT_EVENT), (execution.id, "ExecutionStopped", None, None, None,
-                                              None, now, details_text(details)))
+                                              None, now, details_text(details), None))
     ended(tx, execution.id, Outcome(ExecutionStatus.STOPPED), now)
 
 
