@@ -19,6 +19,7 @@ from redwood.model import (
     HistoryEvent,
     InboxEvent,
     LiveWorker,
+    NewEvent,
     Operation,
 )
 from redwood.store import outside, tree
@@ -51,7 +52,6 @@ from redwood.store.rows import (
     EXECUTION_COLUMNS,
     HISTORY_COLUMNS,
     HISTORY_FROM,
-    details_text,
     error_text,
     event_params,
     execution_from_row,
@@ -341,9 +341,9 @@ def _create_execution(connection: sqlite3.Connection, new: NewExecution) -> tupl
         existing = _get_execution(connection, new.id)
         assert existing is not None
         return existing, False
-    connection.execute(INSERT_EVENT, (new.id, "ExecutionStarted", None, None, None,
-                                      new.function, new.now,
-                                      details_text(started_details(new)), None))
+    [started] = event_params(new.id, new.now, (NewEvent(
+        type="ExecutionStarted", name=new.function, details=started_details(new)),))
+    connection.execute(INSERT_EVENT, started)
     return execution_from_row(row), True
 
 

@@ -26,7 +26,6 @@ from redwood.store.common import (
 )
 from redwood.store.rows import (
     EXECUTION_COLUMNS,
-    details_text,
     error_text,
     event_params,
     execution_from_row,
@@ -61,13 +60,13 @@ def invoke_outcome(
         error = ErrorRecord(type="redwood.Stopped",
                             message=f'child execution "{child_id}" was stopped')
     details: dict[str, object] = {"child_execution_id": child_id}
-    if status is not ExecutionStatus.SUCCEEDED and error is not None:
+    result_from = None
+    if status is ExecutionStatus.SUCCEEDED:
+        result_from = RESULT_FROM_OPERATION  # the result _complete_invoke writes to the row
+    elif error is not None:
         details["error"] = error.to_json()
-    # A success shows the result its operation row holds (written with it, see _complete_invoke).
     event = NewEvent(type=f"ChainedInvoke{_VERB[status]}", operation_id=operation_id,
-                     parent_id=parent_id, name=name, details=details,
-                     result_from=RESULT_FROM_OPERATION if status is ExecutionStatus.SUCCEEDED
-                     else None)
+                     parent_id=parent_id, name=name, details=details, result_from=result_from)
     return InvokeOutcome(OperationStatus(status.value), result, error, event)
 
 
@@ -119,8 +118,8 @@ def stop(tx: Transaction, execution: Execution, now: float, reason: str) -> None
     details: dict[str, Any] = {"reason": reason}
     if cancelled:
         details["cancelled_operations"] = sorted(cancelled)
-    tx.execute(tx.dialect.sql(INSERT_EVENT), (execution.id, "ExecutionStopped", None, None, None,
-                                              None, now, details_text(details), None))
+    [event] = event_params(execution.id, now, (NewEvent(type="ExecutionStopped", details=details),))
+    tx.execute(tx.dialect.sql(INSERT_EVENT), event)
     ended(tx, execution.id, Outcome(ExecutionStatus.STOPPED), now)
 
 
