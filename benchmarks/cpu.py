@@ -18,7 +18,6 @@ Appends one JSON line per run to benchmarks/results/cpu.jsonl (or --out).
 from __future__ import annotations
 
 import argparse
-import json
 import resource
 import tempfile
 import time
@@ -105,10 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     record = {"label": args.label, "flavour": args.flavour, "durability": args.durability,
               "store": "postgresql" if database.startswith("postgresql") else "sqlite",
               "load": report.load(), **figures}
-    print(json.dumps(record))
-    args.out.mkdir(parents=True, exist_ok=True)
-    with (args.out / "cpu.jsonl").open("a") as results:
-        results.write(json.dumps(record) + "\n")
+    report.append_line(args.out, "cpu.jsonl", record)
     return 0
 
 

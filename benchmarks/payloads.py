@@ -16,7 +16,6 @@ Appends one JSON line per run to benchmarks/results/payloads.jsonl (or --out).
 from __future__ import annotations
 
 import argparse
-import json
 import sqlite3
 import tempfile
 import time
@@ -93,10 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     record = {"label": args.label, "commit": report.commit(),
               "load_before": report.load(), **measure(rounds, per_round),
               "load_after": report.load()}
-    print(json.dumps(record))
-    args.out.mkdir(parents=True, exist_ok=True)
-    with (args.out / "payloads.jsonl").open("a") as results:
-        results.write(json.dumps(record) + "\n")
+    report.append_line(args.out, "payloads.jsonl", record)
     return 0
 
 

@@ -25,6 +25,14 @@ def commit() -> str:
                           text=True, cwd=Path(__file__).parent).stdout.strip() or "unknown"
 
 
+def append_line(out: Path, name: str, record: dict[str, Any]) -> None:
+    """Print ``record`` and append it as one JSON line to ``out/name`` (kept across runs)."""
+    print(json.dumps(record))
+    out.mkdir(parents=True, exist_ok=True)
+    with (out / name).open("a") as results:
+        results.write(json.dumps(record) + "\n")
+
+
 def meta(plan: str, command: str, **machine: Any) -> dict[str, Any]:
     """Where and how a run happened, for ``write`` (``finish`` fills in the end); ``machine``
     adds what the run measured on (CPUs, versions)."""
